@@ -1,0 +1,1 @@
+"""Keel's domain: aggregates, their events and invariants. No infrastructure here."""

@@ -1,0 +1,42 @@
+"""Business dates: what day an event describes, as opposed to when it was recorded."""
+
+from datetime import UTC, date, datetime, timedelta
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import InvalidCommand
+
+# The easternmost time zone is UTC+14: a date is only "in the future" once it has
+# not begun anywhere on Earth, so nobody's honest "today" is ever refused.
+_EARLIEST_OFFSET = timedelta(hours=14)
+
+
+def today() -> date:
+    """The default business date of a command: today in UTC."""
+    return datetime.now(UTC).date()
+
+
+def check_occurred_on(occurred_on: date, *, not_before: date | None = None) -> None:
+    latest = (datetime.now(UTC) + _EARLIEST_OFFSET).date()
+    if occurred_on > latest:
+        raise InvalidCommand("occurred_on", f"{occurred_on} is in the future")
+    if not_before is not None and occurred_on < not_before:
+        raise InvalidCommand(
+            "occurred_on", f"{occurred_on} is before {not_before}, when this began"
+        )
+
+
+def check_reason(reason: str, field: str = "reason") -> str:
+    """Changes must say why: that is the point of the audit."""
+    stripped = reason.strip()
+    if not stripped:
+        raise InvalidCommand(field, "must not be empty")
+    return stripped
+
+
+class BusinessEvent(Aggregate.Event):
+    """Every change says who acted and which business day it describes; the
+    recorded time is the event's own `timestamp`."""
+
+    actor: str
+    occurred_on: date

@@ -1,0 +1,1 @@
+"""Pure folds from domain events to view rows, and pure computations over those rows."""

@@ -1,0 +1,77 @@
+"""The vocabulary a fold speaks: tables, and the row operations an event turns into.
+
+A fold never touches a database. It returns `Put` and `Patch` operations, which a store
+applies (with its tracking position, in one transaction) and which `apply_in_memory`
+applies to plain dicts, so folds can be tested without infrastructure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+    # SQL column types, where TEXT is not right; both SQLite and PostgreSQL read these.
+    types: Mapping[str, str] = field(default_factory=dict)
+
+    def key_of(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(row[k] for k in self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    """Insert the whole row, or replace the row with the same key."""
+
+    table: Table
+    row: Row
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """Set some columns of an existing row; a row that is not there is left alone."""
+
+    table: Table
+    key: tuple[Any, ...]
+    values: Row
+
+
+RowOp = Put | Patch
+
+
+class Fold(Protocol):
+    """A projection: its name, its tables, and a pure function of one event."""
+
+    name: str
+    tables: tuple[Table, ...]
+
+    def fold(self, event: object, position: int) -> list[RowOp]: ...
+
+
+Tables = dict[str, dict[tuple[Any, ...], Row]]
+
+
+def apply_in_memory(tables: Tables, ops: Iterable[RowOp]) -> Tables:
+    """The meaning of the row operations, on dicts: what every store must reproduce."""
+    for op in ops:
+        rows = tables.setdefault(op.table.name, {})
+        if isinstance(op, Put):
+            rows[op.table.key_of(op.row)] = dict(op.row)
+        elif op.key in rows:
+            rows[op.key].update(op.values)
+    return tables
+
+
+def fold_all(projection: Fold, events: Iterable[tuple[object, int]]) -> Tables:
+    tables: Tables = {t.name: {} for t in projection.tables}
+    for event, position in events:
+        apply_in_memory(tables, projection.fold(event, position))
+    return tables

@@ -1,0 +1,77 @@
+"""The `keel` command line: serve the API, and inspect or rebuild the views."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from services.bootstrap import bootstrap
+from services.settings import Settings
+
+app = typer.Typer(help="Keel: goal churn and team morale from an immutable event log.")
+projections_app = typer.Typer(help="Inspect and rebuild the views.")
+app.add_typer(projections_app, name="projections")
+console = Console()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Interface to bind (default: KEEL_HOST)."),
+    port: int = typer.Option(None, help="Port to bind (default: KEEL_PORT)."),
+) -> None:
+    """Serve the HTTP API, with the views following the log in the same process."""
+    settings = Settings()
+    console.print(
+        f"Keel on http://{host or settings.host}:{port or settings.port} "
+        f"(store: {settings.store}"
+        + (f", data in {settings.data_dir.resolve()}" if settings.store == "sqlite" else "")
+        + "); API docs at /docs"
+    )
+    uvicorn.run(
+        "services.http.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+@projections_app.command("status")
+def status() -> None:
+    """Each view's position against the head of the log."""
+    container = bootstrap(Settings())
+    try:
+        head = container.runner.head()
+        table = Table("view", "position", "head", "behind")
+        for name, position in container.runner.positions().items():
+            table.add_row(name, str(position), str(head), str(head - position))
+        console.print(table)
+    finally:
+        container.close()
+
+
+@projections_app.command("rebuild")
+def rebuild() -> None:
+    """Empty the views and fold the whole log into them again."""
+    container = bootstrap(Settings())
+    try:
+        head = container.runner.head()
+        columns = (
+            TextColumn("rebuilding views"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("rebuild", total=head)
+            container.runner.rebuild(lambda count: progress.advance(task, count))
+        console.print(f"rebuilt {len(container.runner.views)} views up to position {head}")
+    finally:
+        container.close()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""The thin HTTP API: parse, call the application or a query, answer."""

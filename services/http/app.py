@@ -1,0 +1,83 @@
+"""The FastAPI application factory. Nothing connects at import time: the container is
+built in the lifespan (or handed in by a test)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.bootstrap import Container, bootstrap
+from services.http import goals, problems, teams
+from services.http.deps import ContainerDep
+from services.settings import Settings
+
+_BODY_METHODS = {b"POST", b"PUT", b"PATCH"}
+
+
+class RequireJSON:
+    """Refuse a request body that is not JSON with 415, before any parsing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"].encode() in _BODY_METHODS:
+            headers = dict(scope["headers"])
+            has_body = (
+                headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers
+            )
+            media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if has_body and media != b"application/json" and not media.endswith(b"+json"):
+                shown = media.decode("latin-1") or "none"
+                response = problems.problem(
+                    415, "Unsupported media type", f"the body must be application/json, not {shown}"
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = container is None
+        built = container or bootstrap(settings or Settings())
+        app.state.container = built
+        if owned and built.settings.run_projections:
+            built.runner.start()
+        try:
+            yield
+        finally:
+            if owned:
+                built.close()
+
+    app = FastAPI(
+        title="Keel",
+        version="0.1.0",
+        summary="Goal churn and team morale, from an immutable log of events.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.add_middleware(RequireJSON)
+    app.include_router(teams.router)
+    app.include_router(goals.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], response_model=None)
+    def readyz(container: ContainerDep) -> dict[str, Any] | JSONResponse:
+        head = container.runner.head()
+        positions = container.runner.positions()
+        behind = {name: pos for name, pos in positions.items() if pos < head}
+        if behind:
+            return problems.problem(503, "Not ready", f"views behind the log head {head}: {behind}")
+        return {"status": "ready", "head": head, "views": positions}
+
+    return app

@@ -1,0 +1,61 @@
+"""Request-scoped dependencies: the container, the actor, If-Match, ids, dates."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Header, Query, Request
+
+from domain import calendar
+from domain.errors import InvalidCommand
+from services.bootstrap import Container
+from services.errors import NotFound
+from services.keel import Keel
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def get_keel(container: Annotated[Container, Depends(get_container)]) -> Keel:
+    return container.keel
+
+
+def get_if_match(
+    if_match: Annotated[str | None, Header(alias="If-Match", max_length=40)] = None,
+) -> int | None:
+    """Accept `3`, `"3"` and `W/"3"`: the aggregate version the client last saw."""
+    if if_match is None:
+        return None
+    found = re.fullmatch(r'\s*(?:W/)?"?(\d{1,12})"?\s*', if_match)
+    if found is None:
+        raise InvalidCommand("If-Match", f"expected an aggregate version, got {if_match!r}")
+    return int(found.group(1))
+
+
+def parse_id(kind: str, raw: str) -> UUID:
+    """An id that cannot exist is simply not found."""
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise NotFound(kind, raw) from None
+
+
+def business_date(occurred_on: date | None) -> date:
+    return occurred_on if occurred_on is not None else calendar.today()
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+KeelDep = Annotated[Keel, Depends(get_keel)]
+Actor = Annotated[
+    str, Header(alias="X-Keel-Actor", min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")
+]
+IfMatch = Annotated[int | None, Depends(get_if_match)]
+WaitFor = Annotated[
+    int | None,
+    Query(ge=0, description="Wait until the view has processed this log position."),
+]

@@ -1,0 +1,137 @@
+"""The HTTP API's request and response bodies. Unknown fields are refused, strings are
+bounded, numbers must be finite JSON numbers, and dates are ISO 8601."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from domain.goal import ConcernKind
+from domain.team import DepartureReason
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Unit = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
+# strict: "12" is not a number; allow_inf_nan: NaN is not a target.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+def _text_date(value: object) -> object:
+    # Lax pydantic would read 5 as a Unix timestamp (1970-01-01); a day is written as text.
+    if not isinstance(value, str | date):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_text_date)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Dated(Command):
+    occurred_on: Day | None = Field(
+        None, description="The business day this describes; defaults to today (UTC)."
+    )
+
+
+class TeamIn(Dated):
+    name: Name
+    manager: Name
+
+
+class MemberIn(Dated):
+    name: Name
+    role: Name | None = None
+
+
+class DepartureIn(Dated):
+    reason: DepartureReason
+    note: Note | None = None
+
+
+class GoalIn(Dated):
+    title: Name
+    metric: Name
+    target: Number
+    unit: Unit = ""
+    due: Day
+    why: Reason | None = None
+
+
+class TargetIn(Dated):
+    target: Number
+    reason: Reason
+
+
+class DueDateIn(Dated):
+    due: Day
+    reason: Reason
+
+
+class RedefinitionIn(Dated):
+    title: Name | None = None
+    metric: Name | None = None
+    reason: Reason
+
+
+class ProgressIn(Dated):
+    value: Number
+    note: Note | None = None
+
+
+class ConcernIn(Dated):
+    kind: ConcernKind
+    text: Text
+
+
+class AnswerIn(Dated):
+    text: Text
+
+
+class EndingIn(Dated):
+    reason: Reason | None = None
+
+
+class RecordedOut(BaseModel):
+    id: UUID
+    version: int
+    position: int
+
+
+class ChangeOut(BaseModel):
+    kind: str
+    from_: Any = Field(alias="from")
+    to: Any
+    by: str
+    reason: str | None
+    occurred_on: date
+    recorded_at: str
+    position: int
+
+
+class HistoryOut(BaseModel):
+    goal_id: UUID
+    changes: list[ChangeOut]
+
+
+class GoalChurnOut(BaseModel):
+    goal_id: UUID
+    title: str
+    changes: int
+    flagged: bool
+    median_target_lifetime_days: float | None
+
+
+class ChurnOut(BaseModel):
+    team_id: UUID
+    window_days: int
+    changes: int
+    flagged: bool
+    goals: list[GoalChurnOut]

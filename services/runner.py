@@ -1,0 +1,134 @@
+"""The runner: follows the application's notification log and feeds each view.
+
+It reads a page of the log once, gives every event to every projection whose view has
+not seen it, and writes each view's rows with its new position in one transaction.
+On SQLite there is no subscription, so it polls; a save in the same process nudges it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from projections.rows import Fold, RowOp
+from services.views import ViewStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class View:
+    projection: Fold
+    store: ViewStore
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+
+class Runner:
+    def __init__(
+        self,
+        app: Application[UUID],
+        views: Sequence[View],
+        *,
+        batch_size: int = 1000,
+        poll_interval: float = 0.2,
+    ) -> None:
+        self.app = app
+        self.views = list(views)
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._positions = {v.name: v.store.position(app.name) for v in self.views}
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    # --- positions -------------------------------------------------------------------
+
+    def positions(self) -> dict[str, int]:
+        """Each view's position as its store records it."""
+        return {v.name: v.store.position(self.app.name) for v in self.views}
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    # --- processing ------------------------------------------------------------------
+
+    def process_page(self) -> int:
+        """Process the next page of the log; return how many notifications it held."""
+        start = min(self._positions.values(), default=0) + 1
+        notifications = self.app.recorder.select_notifications(start=start, limit=self.batch_size)
+        if not notifications:
+            return 0
+        events = [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
+        last = notifications[-1].id
+        for view in self.views:
+            seen = self._positions[view.name]
+            if seen >= last:
+                continue
+            ops: list[RowOp] = []
+            for event, position in events:
+                if position > seen:
+                    ops.extend(view.projection.fold(event, position))
+            try:
+                view.store.apply(ops, Tracking(self.app.name, last))
+            except IntegrityError:
+                # Another runner (a rebuild, a second process) moved this view on
+                # first; its transaction won, ours was rolled back. Resume from there.
+                log.info("view %s was advanced elsewhere; resuming", view.name)
+                self._positions[view.name] = view.store.position(self.app.name)
+                continue
+            self._positions[view.name] = last
+        return len(notifications)
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> None:
+        """Process until every view has reached the head of the log as it was on entry."""
+        head = self.head()
+        while min(self._positions.values(), default=head) < head:
+            count = self.process_page()
+            if progress is not None:
+                progress(count)
+            if count == 0:
+                break
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> None:
+        """Empty every view and fold the whole log again."""
+        for view in self.views:
+            view.store.reset(self.app.name)
+            self._positions[view.name] = 0
+        self.catch_up(progress)
+
+    # --- following -------------------------------------------------------------------
+
+    def nudge(self, _position: int | None = None) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._follow, name="keel-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _follow(self) -> None:
+        while not self._stopping.is_set():
+            # Clear before reading, so a nudge that lands mid-page is not lost.
+            self._wake.clear()
+            try:
+                while self.process_page() and not self._stopping.is_set():
+                    pass
+            except Exception as error:  # keep following: a database blip must not stop views
+                self.error = error
+                log.exception("runner failed to process a page; retrying")
+            self._wake.wait(self.poll_interval)

@@ -1,0 +1,56 @@
+"""Configuration, read from the environment (prefix KEEL_) by pydantic-settings."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEEL_", extra="ignore")
+
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    data_dir: Path = Path("var")
+
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_user: str = "postgres"
+    postgres_password: str = ""
+    postgres_db: str = "keel"
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    poll_interval_seconds: float = Field(0.2, gt=0)
+    batch_size: int = Field(1000, ge=1)
+    wait_for_timeout_seconds: float = Field(5.0, ge=0)
+    run_projections: bool = True
+
+    churn_window_days: int = Field(60, ge=1)
+    goal_churn_threshold: int = Field(2, ge=1)
+    goal_churn_window_days: int = Field(60, ge=1)
+    team_churn_threshold: int = Field(3, ge=1)
+    team_churn_window_days: int = Field(90, ge=1)
+
+    def eventsourcing_env(self, name: str) -> dict[str, str]:
+        """The environment eventsourcing reads to build the recorder called `name`.
+
+        On SQLite every recorder gets its own file, because two recorders in one file
+        would share one `stored_events` and one `tracking` table.
+        """
+        if self.store == "sqlite":
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.data_dir / f"{name.lower()}.db"),
+                "SQLITE_LOCK_TIMEOUT": "10",
+            }
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.postgres_db,
+            "POSTGRES_HOST": self.postgres_host,
+            "POSTGRES_PORT": str(self.postgres_port),
+            "POSTGRES_USER": self.postgres_user,
+            "POSTGRES_PASSWORD": self.postgres_password,
+        }

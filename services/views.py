@@ -1,0 +1,176 @@
+"""View stores: eventsourcing tracking recorders that also hold a projection's tables.
+
+`apply` writes a batch of row operations and the tracking position in one transaction,
+so a view never holds an event twice or misses one, whatever crashes. The SQL is plain
+enough to run unchanged on SQLite and PostgreSQL; only the placeholder differs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from itertools import groupby
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory, Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.utils import Environment
+
+from projections.rows import Fold, Patch, Put, RowOp, Table
+from services.settings import Settings
+
+
+class ViewStore(TrackingRecorder):
+    """What the runner and the queries need of a store, on any database."""
+
+    placeholder = "?"
+    tables: tuple[Table, ...] = ()
+
+    # --- provided by the database-specific subclasses ----------------------------
+
+    def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _tracking_table(self) -> str:
+        raise NotImplementedError
+
+    def _insert_tracking(self, c: Any, tracking: Tracking) -> None:
+        raise NotImplementedError
+
+    # --- schema --------------------------------------------------------------------
+
+    def install(self, tables: Sequence[Table]) -> None:
+        self.tables = tuple(tables)
+        with self._transaction(commit=True) as c:
+            for table in self.tables:
+                columns = ", ".join(
+                    f"{col} {table.types.get(col, 'TEXT')}" for col in table.columns
+                )
+                key = ", ".join(table.key)
+                c.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table.name} ({columns}, PRIMARY KEY ({key}))"
+                )
+                for index in table.indexes:
+                    name = f"{table.name}_{'_'.join(index)}_idx"
+                    c.execute(
+                        f"CREATE INDEX IF NOT EXISTS {name} ON {table.name} ({', '.join(index)})"
+                    )
+
+    # --- writing -------------------------------------------------------------------
+
+    def apply(self, ops: Sequence[RowOp], tracking: Tracking) -> None:
+        """Write the rows and the new position together, or neither."""
+        with self._transaction(commit=True) as c:
+            for (sql, _), group in groupby(ops, key=self._statement):
+                c.executemany(sql, [self._params(op) for op in group])
+            self._insert_tracking(c, tracking)
+
+    def _statement(self, op: RowOp) -> tuple[str, tuple[str, ...]]:
+        p, table = self.placeholder, op.table
+        if isinstance(op, Put):
+            columns = tuple(op.row)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in table.key)
+            sql = (
+                f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                f"VALUES ({', '.join(p for _ in columns)}) "
+                f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
+            )
+            return sql, columns
+        columns = tuple(op.values)
+        sets = ", ".join(f"{c} = {p}" for c in columns)
+        where = " AND ".join(f"{k} = {p}" for k in table.key)
+        return f"UPDATE {table.name} SET {sets} WHERE {where}", columns
+
+    @staticmethod
+    def _params(op: RowOp) -> tuple[Any, ...]:
+        if isinstance(op, Patch):
+            return (*op.values.values(), *op.key)
+        return tuple(op.row.values())
+
+    def reset(self, application_name: str) -> None:
+        """Empty the view and forget its position, so it can be rebuilt from the log."""
+        with self._transaction(commit=True) as c:
+            for table in self.tables:
+                c.execute(f"DELETE FROM {table.name}")
+            c.execute(
+                f"DELETE FROM {self._tracking_table()} WHERE application_name = {self.placeholder}",
+                (application_name,),
+            )
+
+    # --- reading -------------------------------------------------------------------
+
+    def select(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run a query written with `?` placeholders."""
+        if self.placeholder != "?":
+            sql = sql.replace("?", self.placeholder)
+        with self._transaction(commit=False) as c:
+            c.execute(sql, tuple(params))
+            return [dict(row) for row in c.fetchall()]
+
+    def dump(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of every table, in key order: for comparing two builds."""
+        return {
+            t.name: self.select(f"SELECT * FROM {t.name} ORDER BY {', '.join(t.key)}")
+            for t in self.tables
+        }
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def position(self, application_name: str) -> int:
+        return self.max_tracking_id(application_name) or 0
+
+    def wait_until(self, application_name: str, position: int, timeout: float) -> bool:
+        """Poll for read-your-writes; works when the runner is in another process."""
+        deadline = time.monotonic() + timeout
+        pause = 0.002
+        while self.position(application_name) < position:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, 0.05)
+        return True
+
+
+class SQLiteViewStore(ViewStore, SQLiteTrackingRecorder):
+    def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
+        return self.datastore.transaction(commit=commit)
+
+    def _tracking_table(self) -> str:
+        return "tracking"
+
+    def close(self) -> None:
+        self.datastore.close()
+
+    def _insert_tracking(self, c: Any, tracking: Tracking) -> None:
+        SQLiteTrackingRecorder._insert_tracking(self, c, tracking)
+
+
+class PostgresViewStore(ViewStore, PostgresTrackingRecorder):
+    placeholder = "%s"
+
+    def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
+        return self.datastore.transaction(commit=commit)
+
+    def _tracking_table(self) -> str:
+        return self.tracking_table_name
+
+    def close(self) -> None:
+        self.datastore.close()
+
+    def _insert_tracking(self, c: Any, tracking: Tracking) -> None:
+        PostgresTrackingRecorder._insert_tracking(self, c, tracking)
+
+
+def open_view_store(settings: Settings, projection: Fold) -> ViewStore:
+    """The store for one projection: its own SQLite file, or its own tables in PostgreSQL."""
+    env = Environment(projection.name, settings.eventsourcing_env(projection.name))
+    factory = InfrastructureFactory[TrackingRecorder].construct(env=env)
+    store_class = SQLiteViewStore if settings.store == "sqlite" else PostgresViewStore
+    store = factory.tracking_recorder(store_class)
+    assert isinstance(store, ViewStore)
+    store.install(projection.tables)
+    return store
