@@ -1,0 +1,58 @@
+"""Shared fixtures. Every test gets its own SQLite directory or its own PostgreSQL
+database, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from services.bootstrap import Container, bootstrap
+from services.settings import Settings
+
+POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return Settings(store="sqlite", data_dir=tmp_path / "var", poll_interval_seconds=0.01)
+
+
+@pytest.fixture
+def postgres_settings() -> Iterator[Settings]:
+    name = f"keel_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dbname="postgres", autocommit=True, **POSTGRES) as conn:  # type: ignore[arg-type]
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield Settings(
+            store="postgres",
+            postgres_host=POSTGRES["host"],  # type: ignore[arg-type]
+            postgres_port=POSTGRES["port"],  # type: ignore[arg-type]
+            postgres_user=POSTGRES["user"],  # type: ignore[arg-type]
+            postgres_db=name,
+            poll_interval_seconds=0.01,
+        )
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **POSTGRES) as conn:  # type: ignore[arg-type]
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest) -> Settings:
+    """Run the test once on each backend."""
+    fixture = "sqlite_settings" if request.param == "sqlite" else "postgres_settings"
+    chosen: Settings = request.getfixturevalue(fixture)
+    return chosen
+
+
+@pytest.fixture
+def container(settings: Settings) -> Iterator[Container]:
+    """A wired Keel whose runner is not started: tests drive it with catch_up()."""
+    built = bootstrap(settings)
+    try:
+        yield built
+    finally:
+        built.close()
