@@ -13,7 +13,7 @@ import pytest
 from services.bootstrap import Container, bootstrap
 from services.settings import Settings
 
-POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER = "127.0.0.1", 5432, "postgres"
 
 
 @pytest.fixture
@@ -24,19 +24,31 @@ def sqlite_settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def postgres_settings() -> Iterator[Settings]:
     name = f"keel_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(dbname="postgres", autocommit=True, **POSTGRES) as conn:  # type: ignore[arg-type]
+    with psycopg.connect(
+        dbname="postgres",
+        host=POSTGRES_HOST,
+        port=POSTGRES_PORT,
+        user=POSTGRES_USER,
+        autocommit=True,
+    ) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield Settings(
             store="postgres",
-            postgres_host=POSTGRES["host"],  # type: ignore[arg-type]
-            postgres_port=POSTGRES["port"],  # type: ignore[arg-type]
-            postgres_user=POSTGRES["user"],  # type: ignore[arg-type]
+            postgres_host=POSTGRES_HOST,
+            postgres_port=POSTGRES_PORT,
+            postgres_user=POSTGRES_USER,
             postgres_db=name,
             poll_interval_seconds=0.01,
         )
     finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **POSTGRES) as conn:  # type: ignore[arg-type]
+        with psycopg.connect(
+            dbname="postgres",
+            host=POSTGRES_HOST,
+            port=POSTGRES_PORT,
+            user=POSTGRES_USER,
+            autocommit=True,
+        ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
