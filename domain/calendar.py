@@ -1,6 +1,9 @@
 """Business dates: what day an event describes, as opposed to when it was recorded."""
 
+import math
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import TypeVar
 
 from eventsourcing.domain import Aggregate
 
@@ -32,6 +35,22 @@ def check_reason(reason: str, field: str = "reason") -> str:
     if not stripped:
         raise InvalidCommand(field, "must not be empty")
     return stripped
+
+
+def check_finite(number: float, field: str = "target") -> None:
+    if not math.isfinite(number):
+        raise InvalidCommand(field, f"must be a finite number, not {number}")
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse_choice(choices: type[E], value: str, field: str) -> E:
+    try:
+        return choices(value)
+    except ValueError:
+        allowed = ", ".join(c.value for c in choices)
+        raise InvalidCommand(field, f"{value!r} is not one of {allowed}") from None
 
 
 class BusinessEvent(Aggregate.Event):

@@ -9,7 +9,13 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.calendar import BusinessEvent, check_occurred_on, check_reason
+from domain.calendar import (
+    BusinessEvent,
+    check_finite,
+    check_occurred_on,
+    check_reason,
+    parse_choice,
+)
 from domain.errors import Conflict, InvalidCommand
 
 
@@ -100,6 +106,7 @@ class Goal(Aggregate):
         occurred_on: date,
     ) -> Goal:
         check_occurred_on(occurred_on)
+        check_finite(target)
         if due < occurred_on:
             raise InvalidCommand("due", f"{due} is before the goal was set ({occurred_on})")
         goal: Goal = cls(
@@ -158,6 +165,7 @@ class Goal(Aggregate):
 
     def change_target(self, *, target: float, reason: str, actor: str, occurred_on: date) -> None:
         reason = self.check_change(reason, occurred_on)
+        check_finite(target)
         if target == self.target:
             raise InvalidCommand("target", f"the target is already {target}")
         self._target_changed(
@@ -199,7 +207,8 @@ class Goal(Aggregate):
         new_title = check_reason(title, "title") if title is not None else self.title
         new_metric = check_reason(metric, "metric") if metric is not None else self.metric
         if (new_title, new_metric) == (self.title, self.metric):
-            raise InvalidCommand("title", "a redefinition must change the title or the metric")
+            field = "title" if title is not None or metric is None else "metric"
+            raise InvalidCommand(field, "a redefinition must change the title or the metric")
         self._redefined(
             old_title=self.title,
             new_title=new_title,
@@ -232,6 +241,7 @@ class Goal(Aggregate):
     ) -> None:
         self.check_still_open()
         check_occurred_on(occurred_on, not_before=self.set_on)
+        check_finite(value, "value")
         self._progress_recorded(value=value, note=note, actor=actor, occurred_on=occurred_on)
 
     @event(ProgressRecorded)
@@ -247,7 +257,7 @@ class Goal(Aggregate):
         concern_id = uuid4()
         self._concern_raised(
             concern_id=concern_id,
-            kind=ConcernKind(kind).value,
+            kind=parse_choice(ConcernKind, kind, "kind").value,
             text=check_reason(text, "text"),
             actor=actor,
             occurred_on=occurred_on,
@@ -263,6 +273,7 @@ class Goal(Aggregate):
         )
 
     def answer_concern(self, *, concern_id: UUID, text: str, actor: str, occurred_on: date) -> None:
+        self.check_still_open()
         concern = self.concerns.get(concern_id)
         if concern is None:
             raise LookupError(f"no concern {concern_id} on goal {self.id}")

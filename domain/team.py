@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.calendar import BusinessEvent, check_occurred_on, check_reason
+from domain.calendar import BusinessEvent, check_occurred_on, check_reason, parse_choice
 from domain.errors import Conflict, InvalidCommand
 
 
@@ -108,7 +108,7 @@ class Team(Aggregate):
         check_occurred_on(occurred_on, not_before=member.joined_on)
         self._member_left(
             member_id=member_id,
-            reason=DepartureReason(reason).value,
+            reason=parse_choice(DepartureReason, reason, "reason").value,
             note=note,
             actor=actor,
             occurred_on=occurred_on,

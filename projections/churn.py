@@ -68,17 +68,28 @@ def most_within(days: Sequence[date], span_days: int) -> int:
     return best
 
 
-def target_lifetimes(entries: Sequence[AuditEntry], since: date) -> list[int]:
-    """Days each replaced target lived, for replacements on or after `since`."""
+def target_lifetimes(
+    entries: Sequence[AuditEntry], since: date, until: date | None = None
+) -> list[int]:
+    """Days each replaced target lived, for replacements from `since` to `until`.
+
+    `entries` are one goal's audit rows in business-date order. A target whose start is
+    unknown (no earlier goal_set or target_changed) is not measured.
+    """
     lifetimes: list[int] = []
     target_set_on: date | None = None
     for entry in entries:
-        if entry.kind == "target_changed" and target_set_on is not None:
-            if entry.occurred_on >= since:
-                lifetimes.append((entry.occurred_on - target_set_on).days)
-            target_set_on = entry.occurred_on
-        elif entry.kind == "goal_set":
-            target_set_on = entry.occurred_on
+        if until is not None and entry.occurred_on > until:
+            break
+        if entry.kind not in ("goal_set", "target_changed"):
+            continue
+        if (
+            entry.kind == "target_changed"
+            and target_set_on is not None
+            and entry.occurred_on >= since
+        ):
+            lifetimes.append((entry.occurred_on - target_set_on).days)
+        target_set_on = entry.occurred_on
     return lifetimes
 
 
@@ -90,6 +101,8 @@ def team_churn(
     window_days: int,
     thresholds: ChurnThresholds,
 ) -> TeamChurn:
+    if window_days < 1:
+        raise ValueError(f"window_days must be at least 1, not {window_days}")
     since = today - timedelta(days=window_days - 1)
     by_goal: dict[str, list[AuditEntry]] = defaultdict(list)
     for entry in sorted(entries, key=lambda e: (e.occurred_on, e.position)):
@@ -105,14 +118,14 @@ def team_churn(
             if e.kind in CHURN_KINDS and since <= e.occurred_on <= today
         ]
         team_days.extend(days)
-        lifetimes = target_lifetimes(history, since)
+        lifetimes = target_lifetimes(history, since, today)
         goals.append(
             GoalChurn(
                 goal_id=goal_id,
                 title=title,
                 changes=len(days),
                 flagged=most_within(days, thresholds.goal_window_days) >= thresholds.goal_changes,
-                median_target_lifetime_days=median(lifetimes) if lifetimes else None,
+                median_target_lifetime_days=float(median(lifetimes)) if lifetimes else None,
             )
         )
     team_days.sort()
