@@ -11,10 +11,15 @@ class NotFound(LookupError):
 
 
 class VersionMismatch(Exception):
-    """The caller's If-Match version is not the aggregate's current version."""
+    """The aggregate moved on: the caller's If-Match is stale, or another writer saved
+    between our read and our write (`actual` is then unknown)."""
 
-    def __init__(self, expected: int, actual: int) -> None:
-        super().__init__(f"expected version {expected}, but it is at version {actual}")
+    def __init__(self, expected: int, actual: int | None) -> None:
+        if actual is None:
+            message = f"it was changed by someone else after version {expected}; reload and retry"
+        else:
+            message = f"expected version {expected}, but it is at version {actual}"
+        super().__init__(message)
         self.expected = expected
         self.actual = actual
 

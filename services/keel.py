@@ -75,11 +75,12 @@ class Keel(Application[UUID]):
         return aggregate
 
     def _commit(self, aggregate: Aggregate, id_: UUID | None = None) -> Recorded:
+        loaded_version = aggregate.version - len(aggregate.pending_events)
         try:
             recordings = self.save(aggregate)
         except IntegrityError:
             # Someone saved this aggregate between our read and our write.
-            raise VersionMismatch(aggregate.version - 1, aggregate.version) from None
+            raise VersionMismatch(loaded_version, None) from None
         position = recordings[-1].notification.id
         for listener in self.on_recorded:
             listener(position)

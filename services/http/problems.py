@@ -90,7 +90,8 @@ async def _conflict(request: Request, exc: Exception) -> JSONResponse:
 
 async def _version_mismatch(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VersionMismatch)
-    return problem(409, "Version conflict", str(exc), headers={"ETag": f'"{exc.actual}"'})
+    headers = {"ETag": f'"{exc.actual}"'} if exc.actual is not None else None
+    return problem(409, "Version conflict", str(exc), headers=headers)
 
 
 async def _not_caught_up(request: Request, exc: Exception) -> JSONResponse:
