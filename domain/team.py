@@ -12,6 +12,9 @@ from eventsourcing.domain import Aggregate, event
 from domain.calendar import BusinessEvent, check_occurred_on, check_reason, parse_choice
 from domain.errors import Conflict, InvalidCommand
 
+# A mood figure over fewer people than this could single someone out.
+MIN_GROUP_FLOOR = 3
+
 
 class DepartureReason(StrEnum):
     MOVED_ON = "moved_on"
@@ -32,6 +35,10 @@ class Member:
     @property
     def is_current(self) -> bool:
         return self.left_on is None
+
+    def was_on_team(self, day: date) -> bool:
+        """On the team that day: from the day they joined to the day they left."""
+        return self.joined_on <= day and (self.left_on is None or day <= self.left_on)
 
 
 class Team(Aggregate):
@@ -54,6 +61,9 @@ class Team(Aggregate):
     class ManagerAssigned(BusinessEvent):
         manager: str
 
+    class MinimumGroupSet(BusinessEvent):
+        min_group: int
+
     @classmethod
     def form(cls, *, name: str, manager: str, actor: str, occurred_on: date) -> Team:
         check_occurred_on(occurred_on)
@@ -68,6 +78,8 @@ class Team(Aggregate):
         self.manager = manager
         self.formed_on = occurred_on
         self.members: dict[UUID, Member] = {}
+        # None: the installation's default applies (the `min_group` setting).
+        self.min_group: int | None = None
 
     def member(self, member_id: UUID) -> Member:
         try:
@@ -132,3 +144,18 @@ class Team(Aggregate):
     @event(ManagerAssigned)
     def _manager_assigned(self, *, manager: str, actor: str, occurred_on: date) -> None:
         self.manager = manager
+
+    def set_min_group(self, *, min_group: int, actor: str, occurred_on: date) -> None:
+        """The smallest group whose aggregated mood may be shown for this team."""
+        if min_group < MIN_GROUP_FLOOR:
+            raise InvalidCommand(
+                "min_group", f"must be at least {MIN_GROUP_FLOOR}, so no one can be singled out"
+            )
+        if min_group == self.min_group:
+            raise InvalidCommand("min_group", f"the minimum group is already {min_group}")
+        check_occurred_on(occurred_on, not_before=self.formed_on)
+        self._minimum_group_set(min_group=min_group, actor=actor, occurred_on=occurred_on)
+
+    @event(MinimumGroupSet)
+    def _minimum_group_set(self, *, min_group: int, actor: str, occurred_on: date) -> None:
+        self.min_group = min_group

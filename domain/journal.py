@@ -1,0 +1,261 @@
+"""The Journal aggregate: one member's progress journal, in their own words.
+
+A member checks in at most once per business day. A same-day correction does not
+change the stored check-in: it appends a CheckInCorrected event that supersedes that
+day's entry in every view. Wins and blockers whose text is unchanged keep their ids, so
+a recognition of a win survives the correction; the ones dropped are listed as
+withdrawn in the event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.calendar import BusinessEvent, check_occurred_on, check_reason
+from domain.errors import Conflict, InvalidCommand
+
+MOODS = range(1, 6)
+_JOURNAL_NAMESPACE = uuid5(NAMESPACE_URL, "https://keel.invalid/journal")
+
+# An item of a check-in as stored in events: {"id": "<uuid>", "text": "..."}.
+Item = dict[str, str]
+
+
+@dataclass
+class Entry:
+    """One day's check-in, as it currently stands."""
+
+    day: date
+    mood: int
+    progress: list[str]
+    setbacks: list[str]
+    wins: list[Item]
+    blockers: list[Item]
+    private_note: str | None
+
+
+@dataclass
+class Blocker:
+    id: UUID
+    text: str
+    day: date
+    cleared_on: date | None = None
+    cleared_by: str | None = None
+
+
+@dataclass
+class CheckIn:
+    """What a member reports for one day; validated before it becomes an event."""
+
+    day: date
+    mood: int
+    progress: list[str] = field(default_factory=list)
+    setbacks: list[str] = field(default_factory=list)
+    wins: list[str] = field(default_factory=list)
+    blockers: list[str] = field(default_factory=list)
+    private_note: str | None = None
+
+    def check(self) -> None:
+        if self.mood not in MOODS:
+            raise InvalidCommand("mood", f"must be an integer from 1 to 5, not {self.mood}")
+        check_occurred_on(self.day)
+        for name in ("progress", "setbacks", "wins", "blockers"):
+            for index, text in enumerate(getattr(self, name)):
+                if not text.strip():
+                    raise InvalidCommand(f"{name}.{index}", "must not be empty")
+
+
+def _items(texts: list[str], keep: dict[str, str] | None = None) -> list[Item]:
+    """Give each text an id, reusing the id of an identical text from `keep`."""
+    keep = dict(keep or {})
+    items = []
+    for text in (t.strip() for t in texts):
+        reused = keep.pop(text, None)
+        items.append({"id": reused or str(uuid4()), "text": text})
+    return items
+
+
+class Journal(Aggregate):
+    class JournalOpened(Aggregate.Created):
+        member_id: UUID
+        team_id: UUID
+        actor: str
+        occurred_on: date
+
+    # The day a check-in describes is its business date, `occurred_on`.
+    class CheckedIn(BusinessEvent):
+        mood: int
+        progress: list[str]
+        setbacks: list[str]
+        wins: list[Item]
+        blockers: list[Item]
+        private_note: str | None
+
+    class CheckInCorrected(BusinessEvent):
+        mood: int
+        progress: list[str]
+        setbacks: list[str]
+        wins: list[Item]
+        blockers: list[Item]
+        private_note: str | None
+        withdrawn_win_ids: list[str]
+        withdrawn_blocker_ids: list[str]
+
+    class BlockerCleared(BusinessEvent):
+        blocker_id: UUID
+        note: str | None
+
+    class SuccessDefined(BusinessEvent):
+        text: str
+
+    @staticmethod
+    def create_id(member_id: UUID, **_: Any) -> UUID:
+        """A member has one journal, so its id follows from the member's."""
+        return uuid5(_JOURNAL_NAMESPACE, str(member_id))
+
+    @classmethod
+    def id_for(cls, member_id: UUID) -> UUID:
+        return cls.create_id(member_id)
+
+    @classmethod
+    def open(cls, *, member_id: UUID, team_id: UUID, actor: str, occurred_on: date) -> Journal:
+        journal: Journal = cls(
+            member_id=member_id, team_id=team_id, actor=actor, occurred_on=occurred_on
+        )
+        return journal
+
+    @event(JournalOpened)
+    def __init__(self, *, member_id: UUID, team_id: UUID, actor: str, occurred_on: date) -> None:
+        self.member_id = member_id
+        self.team_id = team_id
+        self.entries: dict[date, Entry] = {}
+        self.blockers: dict[UUID, Blocker] = {}
+        self.success: str | None = None
+
+    # --- checking in ------------------------------------------------------------------
+
+    def check_in(self, report: CheckIn, *, actor: str) -> Entry:
+        report.check()
+        if report.day in self.entries:
+            raise Conflict(
+                f"member {self.member_id} already checked in on {report.day}; "
+                "send a correction instead"
+            )
+        self._checked_in(
+            mood=report.mood,
+            progress=[t.strip() for t in report.progress],
+            setbacks=[t.strip() for t in report.setbacks],
+            wins=_items(report.wins),
+            blockers=_items(report.blockers),
+            private_note=report.private_note,
+            actor=actor,
+            occurred_on=report.day,
+        )
+        return self.entries[report.day]
+
+    @event(CheckedIn)
+    def _checked_in(
+        self,
+        *,
+        mood: int,
+        progress: list[str],
+        setbacks: list[str],
+        wins: list[Item],
+        blockers: list[Item],
+        private_note: str | None,
+        actor: str,
+        occurred_on: date,
+    ) -> None:
+        self._enter(Entry(occurred_on, mood, progress, setbacks, wins, blockers, private_note))
+
+    def correct(self, report: CheckIn, *, actor: str) -> Entry:
+        report.check()
+        previous = self.entries.get(report.day)
+        if previous is None:
+            raise Conflict(f"member {self.member_id} has no check-in on {report.day} to correct")
+        wins = _items(report.wins, {w["text"]: w["id"] for w in previous.wins})
+        blockers = _items(report.blockers, {b["text"]: b["id"] for b in previous.blockers})
+        kept = {i["id"] for i in wins + blockers}
+        self._corrected(
+            mood=report.mood,
+            progress=[t.strip() for t in report.progress],
+            setbacks=[t.strip() for t in report.setbacks],
+            wins=wins,
+            blockers=blockers,
+            private_note=report.private_note,
+            withdrawn_win_ids=[w["id"] for w in previous.wins if w["id"] not in kept],
+            withdrawn_blocker_ids=[b["id"] for b in previous.blockers if b["id"] not in kept],
+            actor=actor,
+            occurred_on=report.day,
+        )
+        return self.entries[report.day]
+
+    @event(CheckInCorrected)
+    def _corrected(
+        self,
+        *,
+        mood: int,
+        progress: list[str],
+        setbacks: list[str],
+        wins: list[Item],
+        blockers: list[Item],
+        private_note: str | None,
+        withdrawn_win_ids: list[str],
+        withdrawn_blocker_ids: list[str],
+        actor: str,
+        occurred_on: date,
+    ) -> None:
+        for blocker_id in withdrawn_blocker_ids:
+            self.blockers.pop(UUID(blocker_id), None)
+        self._enter(Entry(occurred_on, mood, progress, setbacks, wins, blockers, private_note))
+
+    def _enter(self, entry: Entry) -> None:
+        self.entries[entry.day] = entry
+        for item in entry.blockers:
+            blocker_id = UUID(item["id"])
+            if blocker_id not in self.blockers:
+                self.blockers[blocker_id] = Blocker(blocker_id, item["text"], entry.day)
+
+    # --- questions the service asks -------------------------------------------------
+
+    def win_ids(self) -> set[UUID]:
+        return {UUID(w["id"]) for entry in self.entries.values() for w in entry.wins}
+
+    # --- blockers and success -------------------------------------------------------
+
+    def clear_blocker(
+        self, *, blocker_id: UUID, note: str | None, actor: str, occurred_on: date
+    ) -> None:
+        blocker = self.blockers.get(blocker_id)
+        if blocker is None:
+            raise LookupError(f"no blocker {blocker_id} in this journal")
+        if blocker.cleared_on is not None:
+            raise Conflict(f"blocker {blocker_id} was already cleared on {blocker.cleared_on}")
+        check_occurred_on(occurred_on, not_before=blocker.day)
+        self._blocker_cleared(
+            blocker_id=blocker_id, note=note, actor=actor, occurred_on=occurred_on
+        )
+
+    @event(BlockerCleared)
+    def _blocker_cleared(
+        self, *, blocker_id: UUID, note: str | None, actor: str, occurred_on: date
+    ) -> None:
+        blocker = self.blockers[blocker_id]
+        blocker.cleared_on = occurred_on
+        blocker.cleared_by = actor
+
+    def define_success(self, *, text: str, actor: str, occurred_on: date) -> None:
+        check_occurred_on(occurred_on)
+        text = check_reason(text, "text")
+        if text == self.success:
+            raise InvalidCommand("text", "this is already the member's definition of success")
+        self._success_defined(text=text, actor=actor, occurred_on=occurred_on)
+
+    @event(SuccessDefined)
+    def _success_defined(self, *, text: str, actor: str, occurred_on: date) -> None:
+        self.success = text

@@ -1,0 +1,72 @@
+"""The Recognition aggregate: someone noticed someone's work, and said so."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.calendar import check_occurred_on, check_reason
+from domain.errors import InvalidCommand
+
+
+class Recognition(Aggregate):
+    class RecognitionGiven(Aggregate.Created):
+        team_id: UUID
+        from_member_id: UUID
+        to_member_id: UUID
+        win_id: UUID | None
+        from_manager: bool
+        message: str
+        actor: str
+        occurred_on: date
+
+    @classmethod
+    def give(
+        cls,
+        *,
+        team_id: UUID,
+        from_member_id: UUID,
+        to_member_id: UUID,
+        win_id: UUID | None,
+        from_manager: bool,
+        message: str,
+        actor: str,
+        occurred_on: date,
+    ) -> Recognition:
+        if from_member_id == to_member_id:
+            raise InvalidCommand("to_member_id", "you cannot recognise yourself")
+        check_occurred_on(occurred_on)
+        recognition: Recognition = cls(
+            team_id=team_id,
+            from_member_id=from_member_id,
+            to_member_id=to_member_id,
+            win_id=win_id,
+            from_manager=from_manager,
+            message=check_reason(message, "message"),
+            actor=actor,
+            occurred_on=occurred_on,
+        )
+        return recognition
+
+    @event(RecognitionGiven)
+    def __init__(
+        self,
+        *,
+        team_id: UUID,
+        from_member_id: UUID,
+        to_member_id: UUID,
+        win_id: UUID | None,
+        from_manager: bool,
+        message: str,
+        actor: str,
+        occurred_on: date,
+    ) -> None:
+        self.team_id = team_id
+        self.from_member_id = from_member_id
+        self.to_member_id = to_member_id
+        self.win_id = win_id
+        self.from_manager = from_manager
+        self.message = message
+        self.given_on = occurred_on
