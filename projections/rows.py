@@ -1,6 +1,6 @@
 """The vocabulary a fold speaks: tables, and the row operations an event turns into.
 
-A fold never touches a database. It returns `Put` and `Patch` operations, which a store
+A fold never touches a database. It returns `Put`, `Patch` and `Delete` operations, which a store
 applies (with its tracking position, in one transaction) and which `apply_in_memory`
 applies to plain dicts, so folds can be tested without infrastructure.
 """
@@ -44,7 +44,15 @@ class Patch:
     values: Row
 
 
-RowOp = Put | Patch
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Remove the row with this key, if it is there."""
+
+    table: Table
+    key: tuple[Any, ...]
+
+
+RowOp = Put | Patch | Delete
 
 
 class Fold(Protocol):
@@ -65,6 +73,8 @@ def apply_in_memory(tables: Tables, ops: Iterable[RowOp]) -> Tables:
         rows = tables.setdefault(op.table.name, {})
         if isinstance(op, Put):
             rows[op.table.key_of(op.row)] = dict(op.row)
+        elif isinstance(op, Delete):
+            rows.pop(op.key, None)
         elif op.key in rows:
             rows[op.key].update(op.values)
     return tables

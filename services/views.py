@@ -18,7 +18,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
-from projections.rows import Fold, Patch, Put, RowOp, Table
+from projections.rows import Delete, Fold, Patch, Put, RowOp, Table
 from services.settings import Settings
 
 
@@ -63,30 +63,36 @@ class ViewStore(TrackingRecorder):
     def apply(self, ops: Sequence[RowOp], tracking: Tracking) -> None:
         """Write the rows and the new position together, or neither."""
         with self._transaction(commit=True) as c:
-            for (sql, _), group in groupby(ops, key=self._statement):
+            for sql, group in groupby(ops, key=self._statement):
                 c.executemany(sql, [self._params(op) for op in group])
             self._insert_tracking(c, tracking)
 
-    def _statement(self, op: RowOp) -> tuple[str, tuple[str, ...]]:
+    def _statement(self, op: RowOp) -> str:
+        """The SQL for one operation; consecutive operations with equal SQL share one
+        executemany, which is what makes a rebuild fast."""
         p, table = self.placeholder, op.table
         if isinstance(op, Put):
             columns = tuple(op.row)
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in table.key)
-            sql = (
+            on_conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+            return (
                 f"INSERT INTO {table.name} ({', '.join(columns)}) "
                 f"VALUES ({', '.join(p for _ in columns)}) "
-                f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
+                f"ON CONFLICT ({', '.join(table.key)}) {on_conflict}"
             )
-            return sql, columns
+        where = " AND ".join(f"{k} = {p}" for k in table.key)
+        if isinstance(op, Delete):
+            return f"DELETE FROM {table.name} WHERE {where}"
         columns = tuple(op.values)
         sets = ", ".join(f"{c} = {p}" for c in columns)
-        where = " AND ".join(f"{k} = {p}" for k in table.key)
-        return f"UPDATE {table.name} SET {sets} WHERE {where}", columns
+        return f"UPDATE {table.name} SET {sets} WHERE {where}"
 
     @staticmethod
     def _params(op: RowOp) -> tuple[Any, ...]:
         if isinstance(op, Patch):
             return (*op.values.values(), *op.key)
+        if isinstance(op, Delete):
+            return op.key
         return tuple(op.row.values())
 
     def reset(self, application_name: str) -> None:
