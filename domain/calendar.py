@@ -19,14 +19,14 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def check_occurred_on(occurred_on: date, *, not_before: date | None = None) -> None:
+def check_occurred_on(
+    occurred_on: date, *, not_before: date | None = None, field: str = "occurred_on"
+) -> None:
     latest = (datetime.now(UTC) + _EARLIEST_OFFSET).date()
     if occurred_on > latest:
-        raise InvalidCommand("occurred_on", f"{occurred_on} is in the future")
+        raise InvalidCommand(field, f"{occurred_on} is in the future")
     if not_before is not None and occurred_on < not_before:
-        raise InvalidCommand(
-            "occurred_on", f"{occurred_on} is before {not_before}, when this began"
-        )
+        raise InvalidCommand(field, f"{occurred_on} is before {not_before}, when this began")
 
 
 def check_reason(reason: str, field: str = "reason") -> str:

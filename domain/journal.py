@@ -63,7 +63,7 @@ class CheckIn:
     def check(self) -> None:
         if self.mood not in MOODS:
             raise InvalidCommand("mood", f"must be an integer from 1 to 5, not {self.mood}")
-        check_occurred_on(self.day)
+        check_occurred_on(self.day, field="day")
         for name in ("progress", "setbacks", "wins", "blockers"):
             for index, text in enumerate(getattr(self, name)):
                 if not text.strip():

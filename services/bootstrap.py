@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from projections.churn import ChurnThresholds
 from projections.goal_audit import GoalAudit
 from projections.team_directory import TeamDirectory
+from projections.work_life import WorkLife
 from services.keel import Keel
 from services.runner import Runner, View
 from services.settings import Settings
@@ -20,6 +21,7 @@ class Container:
     runner: Runner
     goal_audit: ViewStore
     team_directory: ViewStore
+    work_life: ViewStore
 
     @property
     def thresholds(self) -> ChurnThresholds:
@@ -40,14 +42,16 @@ class Container:
 
 def bootstrap(settings: Settings) -> Container:
     keel = Keel(env=settings.eventsourcing_env(Keel.name))
-    goal_audit, team_directory = GoalAudit(), TeamDirectory()
-    goal_audit_store = open_view_store(settings, goal_audit)
-    team_directory_store = open_view_store(settings, team_directory)
+    views = [
+        View(projection, open_view_store(settings, projection))
+        for projection in (GoalAudit(), TeamDirectory(), WorkLife())
+    ]
     runner = Runner(
         keel,
-        [View(goal_audit, goal_audit_store), View(team_directory, team_directory_store)],
+        views,
         batch_size=settings.batch_size,
         poll_interval=settings.poll_interval_seconds,
     )
     keel.on_recorded.append(runner.nudge)
-    return Container(settings, keel, runner, goal_audit_store, team_directory_store)
+    goal_audit, team_directory, work_life = (view.store for view in views)
+    return Container(settings, keel, runner, goal_audit, team_directory, work_life)

@@ -13,7 +13,10 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
+from domain.errors import InvalidCommand
 from domain.goal import ConcernKind, Goal
+from domain.journal import CheckIn, Entry, Journal
+from domain.recognition import Recognition
 from domain.team import DepartureReason, Team
 from services.errors import NotFound, VersionMismatch
 
@@ -61,6 +64,9 @@ class Keel(Application[UUID]):
     def goal(self, goal_id: UUID) -> Goal:
         return self._load(Goal, "goal", goal_id)
 
+    def journal(self, member_id: UUID) -> Journal:
+        return self._load(Journal, "member", Journal.id_for(member_id))
+
     def head(self) -> int:
         """The position of the newest event in the log (0 when empty)."""
         return self.recorder.max_notification_id() or 0
@@ -74,10 +80,11 @@ class Keel(Application[UUID]):
             raise NotFound(kind, id_)
         return aggregate
 
-    def _commit(self, aggregate: Aggregate, id_: UUID | None = None) -> Recorded:
+    def _commit(self, aggregate: Aggregate, id_: UUID | None = None, *also: Aggregate) -> Recorded:
+        """Save `aggregate` (and `also`, in the same transaction)."""
         loaded_version = aggregate.version - len(aggregate.pending_events)
         try:
-            recordings = self.save(aggregate)
+            recordings = self.save(aggregate, *also)
         except IntegrityError:
             # Someone saved this aggregate between our read and our write.
             raise VersionMismatch(loaded_version, None) from None
@@ -118,11 +125,15 @@ class Keel(Application[UUID]):
         occurred_on: date,
         expected_version: int | None = None,
     ) -> Recorded:
-        return self._apply(
-            self.team(team_id),
-            expected_version,
-            lambda t: t.add_member(name=name, role=role, actor=actor, occurred_on=occurred_on),
+        """A member joins, and their journal opens in the same transaction: every
+        member has exactly one journal, found from the member id alone."""
+        team = self.team(team_id)
+        self._check_version(team, expected_version)
+        member_id = team.add_member(name=name, role=role, actor=actor, occurred_on=occurred_on)
+        journal = Journal.open(
+            member_id=member_id, team_id=team.id, actor=actor, occurred_on=occurred_on
         )
+        return self._commit(team, member_id, journal)
 
     def record_departure(
         self,
@@ -196,5 +207,97 @@ class Keel(Application[UUID]):
         goal.answer_concern(concern_id=concern_id, text=text, actor=actor, occurred_on=occurred_on)
         return self._commit(goal, concern_id)
 
+    # --- inner work life ----------------------------------------------------------------
 
-__all__ = ["ConcernKind", "DepartureReason", "Keel", "Recorded"]
+    def set_min_group(
+        self,
+        team_id: UUID,
+        *,
+        min_group: int,
+        actor: str,
+        occurred_on: date,
+        expected_version: int | None = None,
+    ) -> Recorded:
+        return self._apply(
+            self.team(team_id),
+            expected_version,
+            lambda t: t.set_min_group(min_group=min_group, actor=actor, occurred_on=occurred_on),
+        )
+
+    def check_in(
+        self, team_id: UUID, member_id: UUID, report: CheckIn, *, actor: str
+    ) -> tuple[Recorded, Entry]:
+        """Only a member of this team checks in, and only for a day they were on it."""
+        team = self.team(team_id)
+        member = team.members.get(member_id)
+        if member is None:
+            raise InvalidCommand("member_id", f"{member_id} is not a member of team {team_id}")
+        if not member.was_on_team(report.day):
+            raise InvalidCommand("day", f"{member.name} was not on the team on {report.day}")
+        journal = self.journal(member_id)
+        entry = journal.check_in(report, actor=actor)
+        return self._commit(journal, journal.id), entry
+
+    def correct_check_in(
+        self, member_id: UUID, report: CheckIn, *, actor: str
+    ) -> tuple[Recorded, Entry]:
+        journal = self.journal(member_id)
+        entry = journal.correct(report, actor=actor)
+        return self._commit(journal, journal.id), entry
+
+    def clear_blocker(
+        self, member_id: UUID, blocker_id: UUID, *, note: str | None, actor: str, occurred_on: date
+    ) -> Recorded:
+        journal = self.journal(member_id)
+        if blocker_id not in journal.blockers:
+            raise NotFound("blocker", blocker_id)
+        journal.clear_blocker(
+            blocker_id=blocker_id, note=note, actor=actor, occurred_on=occurred_on
+        )
+        return self._commit(journal, blocker_id)
+
+    def define_success(
+        self, member_id: UUID, *, text: str, actor: str, occurred_on: date
+    ) -> Recorded:
+        journal = self.journal(member_id)
+        journal.define_success(text=text, actor=actor, occurred_on=occurred_on)
+        return self._commit(journal, member_id)
+
+    def recognise(
+        self,
+        *,
+        from_member_id: UUID,
+        to_member_id: UUID,
+        win_id: UUID | None,
+        message: str,
+        actor: str,
+        occurred_on: date,
+    ) -> Recorded:
+        """Recognition between members of one team. It counts as the manager's when the
+        giver is the team's manager (by name) or has the role "manager"."""
+        recipient = self.journal(to_member_id)
+        team = self.team(recipient.team_id)
+        giver = team.members.get(from_member_id)
+        if giver is None:
+            raise InvalidCommand(
+                "from_member_id", f"{from_member_id} is not a member of the recipient's team"
+            )
+        if not giver.was_on_team(occurred_on):
+            raise InvalidCommand("from_member_id", f"{giver.name} is not on the team")
+        if win_id is not None and win_id not in recipient.win_ids():
+            raise InvalidCommand("win_id", f"{win_id} is not a win of member {to_member_id}")
+        from_manager = giver.name == team.manager or (giver.role or "").lower() == "manager"
+        recognition = Recognition.give(
+            team_id=team.id,
+            from_member_id=from_member_id,
+            to_member_id=to_member_id,
+            win_id=win_id,
+            from_manager=from_manager,
+            message=message,
+            actor=actor,
+            occurred_on=occurred_on,
+        )
+        return self._commit(recognition)
+
+
+__all__ = ["CheckIn", "ConcernKind", "DepartureReason", "Keel", "Recorded"]

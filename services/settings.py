@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     batch_size: int = Field(1000, ge=1)
     wait_for_timeout_seconds: float = Field(5.0, ge=0)
     run_projections: bool = True
+    # How many aggregates the application keeps in memory (0: none). A command then
+    # reads only the events saved since its cached copy, not the aggregate's whole
+    # history; eventsourcing fast-forwards the copy from the store on every load, so it
+    # is never stale, even with several processes writing.
+    aggregate_cache_size: int = Field(10_000, ge=0)
+
+    min_group: int = Field(5, ge=3, description="Smallest group whose mood is shown.")
+    setback_weight: float = Field(2.0, ge=0)
 
     churn_window_days: int = Field(60, ge=1)
     goal_churn_threshold: int = Field(2, ge=1)
@@ -39,14 +47,22 @@ class Settings(BaseSettings):
         On SQLite every recorder gets its own file, because two recorders in one file
         would share one `stored_events` and one `tracking` table.
         """
+        # Only the application reads the cache size; the views' recorders ignore it.
+        cache = (
+            {"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size)}
+            if self.aggregate_cache_size
+            else {}
+        )
         if self.store == "sqlite":
             self.data_dir.mkdir(parents=True, exist_ok=True)
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.data_dir / f"{name.lower()}.db"),
                 "SQLITE_LOCK_TIMEOUT": "10",
+                **cache,
             }
         return {
+            **cache,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": self.postgres_db,
             "POSTGRES_HOST": self.postgres_host,

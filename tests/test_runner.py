@@ -149,7 +149,7 @@ def test_incremental_build_equals_rebuild_and_the_pure_fold(settings: Settings) 
         container.runner.catch_up()
         incremental = dump(container)
         head = container.runner.head()
-        assert container.runner.positions() == {"goal_audit": head, "team_directory": head}
+        assert set(container.runner.positions().values()) == {head}
 
         container.runner.rebuild()
         assert dump(container) == incremental
@@ -163,7 +163,7 @@ def test_a_restarted_runner_resumes_where_its_view_stopped(settings: Settings) -
     first = bootstrap(settings.model_copy(update={"batch_size": 3}))
     populate(first.keel)
     first.runner.process_page()  # three events in, then "crash"
-    assert first.runner.positions() == {"goal_audit": 3, "team_directory": 3}
+    assert set(first.runner.positions().values()) == {3}
     first.close()
 
     second = bootstrap(settings)
@@ -214,7 +214,7 @@ def test_two_runners_on_one_view_apply_each_event_once(settings: Settings) -> No
         for rival in rivals:
             rival.runner.catch_up()  # whoever lost a race re-reads its position and finishes
         head = writer.runner.head()
-        assert rivals[0].runner.positions() == {"goal_audit": head, "team_directory": head}
+        assert set(rivals[0].runner.positions().values()) == {head}
         changes = rivals[0].goal_audit.dump()["goal_changes"]
         assert [c["position"] for c in changes] == sorted({c["position"] for c in changes})
         assert len(changes) == 9
