@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.bootstrap import Container, bootstrap
-from services.http import goals, problems, teams
+from services.http import goals, problems, teams, work_life
 from services.http.deps import ContainerDep
 from services.settings import Settings
 
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.add_middleware(RequireJSON)
     app.include_router(teams.router)
     app.include_router(goals.router)
+    app.include_router(work_life.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from domain.errors import Conflict, InvalidCommand
+from services.access import Forbidden
 from services.errors import NotFound, VersionMismatch, ViewNotCaughtUp
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,10 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return problem(404, "Not found", str(exc))
 
 
+async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    return problem(403, "Forbidden", str(exc))
+
+
 async def _conflict(request: Request, exc: Exception) -> JSONResponse:
     return problem(409, "Conflict", str(exc))
 
@@ -124,6 +129,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(InvalidCommand, _invalid_command)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(VersionMismatch, _version_mismatch)
     app.add_exception_handler(ViewNotCaughtUp, _not_caught_up)
     app.add_exception_handler(HTTPException, _http)

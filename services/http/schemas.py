@@ -99,6 +99,55 @@ class EndingIn(Dated):
     reason: Reason | None = None
 
 
+# One line of a check-in: a step forward, a setback, a win or a blocker.
+Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Items = Annotated[list[Item], Field(max_length=20)]
+Mood = Annotated[int, Field(strict=True, ge=1, le=5, description="1 (awful) to 5 (great)")]
+
+
+class Report(Command):
+    mood: Mood
+    progress: Items = []
+    setbacks: Items = []
+    wins: Items = []
+    blockers: Items = []
+    private_note: Note | None = Field(None, description="Visible only to the member.")
+
+
+class CheckInIn(Report):
+    member_id: UUID
+    day: Day
+
+
+class RecognitionIn(Dated):
+    from_member_id: UUID
+    to_member_id: UUID
+    win_id: UUID | None = None
+    message: Text
+
+
+class ClearanceIn(Dated):
+    note: Note | None = None
+
+
+class SuccessIn(Dated):
+    text: Text
+
+
+class MinGroupIn(Dated):
+    min_group: Annotated[int, Field(strict=True, ge=3, le=1000)]
+
+
+class CheckInOut(BaseModel):
+    id: UUID
+    member_id: UUID
+    day: date
+    win_ids: list[UUID]
+    blocker_ids: list[UUID]
+    version: int
+    position: int
+
+
 class RecordedOut(BaseModel):
     id: UUID
     version: int

@@ -1,0 +1,320 @@
+"""Inner-work-life routes: check-ins and their corrections, blockers, success
+definitions, recognitions, and the team views built from them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid5
+
+from fastapi import APIRouter, Query, Response
+
+from domain import calendar
+from domain.journal import CheckIn, Entry
+from projections.morale import Mood, member_trend
+from services import work_life
+from services.access import Forbidden, Viewer, viewer_of
+from services.errors import NotFound
+from services.http.deps import Actor, ContainerDep, KeelDep, WaitFor, business_date, parse_id
+from services.http.schemas import (
+    CheckInIn,
+    CheckInOut,
+    ClearanceIn,
+    MinGroupIn,
+    RecognitionIn,
+    RecordedOut,
+    Report,
+    SuccessIn,
+)
+from services.http.teams import created
+from services.keel import Recorded
+from services.queries import wait_for
+
+router = APIRouter(tags=["inner work life"])
+
+Day = Annotated[date | None, Query()]
+
+
+def _check_in_out(
+    response: Response, member_id: UUID, recorded: Recorded, entry: Entry
+) -> CheckInOut:
+    response.headers["ETag"] = f'"{recorded.version}"'
+    return CheckInOut(
+        # A check-in is one member's one day: its id follows from both.
+        id=uuid5(recorded.id, entry.day.isoformat()),
+        member_id=member_id,
+        day=entry.day,
+        win_ids=[UUID(w["id"]) for w in entry.wins],
+        blocker_ids=[UUID(b["id"]) for b in entry.blockers],
+        version=recorded.version,
+        position=recorded.position,
+    )
+
+
+def _report(body: Report, day: date) -> CheckIn:
+    return CheckIn(
+        day=day,
+        mood=body.mood,
+        progress=body.progress,
+        setbacks=body.setbacks,
+        wins=body.wins,
+        blockers=body.blockers,
+        private_note=body.private_note,
+    )
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+@router.post("/v1/teams/{team_id}/check-ins", status_code=201)
+def check_in(
+    team_id: str, body: CheckInIn, keel: KeelDep, response: Response, actor: Actor = "anonymous"
+) -> CheckInOut:
+    recorded, entry = keel.check_in(
+        parse_id("team", team_id), body.member_id, _report(body, body.day), actor=actor
+    )
+    return _check_in_out(response, body.member_id, recorded, entry)
+
+
+@router.post("/v1/members/{member_id}/check-ins/{day}/correction", status_code=201)
+def correct_check_in(
+    member_id: str,
+    day: date,
+    body: Report,
+    keel: KeelDep,
+    response: Response,
+    actor: Actor = "anonymous",
+) -> CheckInOut:
+    member = parse_id("member", member_id)
+    recorded, entry = keel.correct_check_in(member, _report(body, day), actor=actor)
+    return _check_in_out(response, member, recorded, entry)
+
+
+@router.post("/v1/blockers/{blocker_id}/clearance", status_code=201)
+def clear_blocker(
+    blocker_id: str,
+    body: ClearanceIn,
+    container: ContainerDep,
+    response: Response,
+    actor: Actor = "anonymous",
+) -> RecordedOut:
+    blocker = parse_id("blocker", blocker_id)
+    store = container.work_life
+    member = work_life.member_of_blocker(store, blocker)
+    if member is None:
+        # It may have been reported a moment ago: let the view catch up once.
+        store.wait_until("Keel", container.keel.head(), container.settings.wait_for_timeout_seconds)
+        member = work_life.member_of_blocker(store, blocker)
+    if member is None:
+        raise NotFound("blocker", blocker)
+    recorded = container.keel.clear_blocker(
+        member, blocker, note=body.note, actor=actor, occurred_on=business_date(body.occurred_on)
+    )
+    return created(response, recorded)
+
+
+@router.post("/v1/members/{member_id}/success-definition", status_code=201)
+def define_success(
+    member_id: str, body: SuccessIn, keel: KeelDep, response: Response, actor: Actor = "anonymous"
+) -> RecordedOut:
+    recorded = keel.define_success(
+        parse_id("member", member_id),
+        text=body.text,
+        actor=actor,
+        occurred_on=business_date(body.occurred_on),
+    )
+    return created(response, recorded)
+
+
+@router.post("/v1/recognitions", status_code=201)
+def recognise(
+    body: RecognitionIn, keel: KeelDep, response: Response, actor: Actor = "anonymous"
+) -> RecordedOut:
+    recorded = keel.recognise(
+        from_member_id=body.from_member_id,
+        to_member_id=body.to_member_id,
+        win_id=body.win_id,
+        message=body.message,
+        actor=actor,
+        occurred_on=business_date(body.occurred_on),
+    )
+    return created(response, recorded)
+
+
+@router.post("/v1/teams/{team_id}/min-group", status_code=201)
+def set_min_group(
+    team_id: str, body: MinGroupIn, keel: KeelDep, response: Response, actor: Actor = "anonymous"
+) -> RecordedOut:
+    recorded = keel.set_min_group(
+        parse_id("team", team_id),
+        min_group=body.min_group,
+        actor=actor,
+        occurred_on=business_date(body.occurred_on),
+    )
+    return created(response, recorded)
+
+
+# --- views ------------------------------------------------------------------------------
+
+
+def _team_view(
+    container: ContainerDep, team_id: str, actor: str, position: int | None
+) -> tuple[UUID, Viewer]:
+    team = container.keel.team(parse_id("team", team_id))
+    wait_for(container.work_life, position, container.settings.wait_for_timeout_seconds)
+    return team.id, viewer_of(team, actor)
+
+
+def _scope(viewer: Viewer) -> str:
+    """How much of a team view this person sees (see services/access.py)."""
+    if viewer.is_manager:
+        return "team"
+    return "member" if viewer.member_id is not None else "aggregate"
+
+
+def _visible(viewer: Viewer, member_id: str) -> bool:
+    return viewer.may_see_member(UUID(member_id))
+
+
+@router.get("/v1/teams/{team_id}/morale")
+def morale(
+    team_id: str,
+    container: ContainerDep,
+    granularity: Literal["day", "week"] = "week",
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: Day = None,
+    wait_for: WaitFor = None,
+    actor: Actor = "anonymous",
+) -> dict[str, Any]:
+    team, _ = _team_view(container, team_id, actor, wait_for)
+    group = work_life.min_group(container.work_life, team, container.settings.min_group)
+    points = work_life.morale(
+        container.work_life, team, granularity=granularity, group=group, since=from_, until=to
+    )
+    return {
+        "team_id": team,
+        "min_group": group,
+        "granularity": granularity,
+        "points": [p.__dict__ for p in points],
+    }
+
+
+@router.get("/v1/teams/{team_id}/progress")
+def progress(
+    team_id: str,
+    container: ContainerDep,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: Day = None,
+    wait_for: WaitFor = None,
+    actor: Actor = "anonymous",
+) -> dict[str, Any]:
+    team, viewer = _team_view(container, team_id, actor, wait_for)
+    weight = container.settings.setback_weight
+    whole, members = work_life.progress(
+        container.work_life, team, setback_weight=weight, since=from_, until=to
+    )
+    return {
+        "team_id": team,
+        "setback_weight": weight,
+        "scope": _scope(viewer),
+        "team": whole.__dict__,
+        "members": [
+            {"member_id": m, **line.__dict__} for m, line in members.items() if _visible(viewer, m)
+        ],
+    }
+
+
+@router.get("/v1/teams/{team_id}/recognition")
+def recognition(
+    team_id: str, container: ContainerDep, wait_for: WaitFor = None, actor: Actor = "anonymous"
+) -> dict[str, Any]:
+    team, viewer = _team_view(container, team_id, actor, wait_for)
+    report = work_life.recognition(container.work_life, team, today=calendar.today())
+    return {
+        "team_id": team,
+        "scope": _scope(viewer),
+        "peer_30d": report.peer_30d,
+        "manager_30d": report.manager_30d,
+        "unrecognised_count": len(report.unrecognised_wins),
+        "members": [m.__dict__ for m in report.members if _visible(viewer, m.member_id)],
+        "unrecognised_wins": [
+            w.__dict__ for w in report.unrecognised_wins if _visible(viewer, w.member_id)
+        ],
+    }
+
+
+@router.get("/v1/teams/{team_id}/participation")
+def participation(
+    team_id: str,
+    container: ContainerDep,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: Day = None,
+    wait_for: WaitFor = None,
+    actor: Actor = "anonymous",
+) -> dict[str, Any]:
+    team, viewer = _team_view(container, team_id, actor, wait_for)
+    today = calendar.today()
+    weeks, silent = work_life.participation(
+        container.work_life, team, since=from_, until=to or today, today=today
+    )
+    return {
+        "team_id": team,
+        "scope": _scope(viewer),
+        "weeks": [w.__dict__ for w in weeks],
+        "silent_count": len(silent),
+        "silent": [s.__dict__ for s in silent if _visible(viewer, s.member_id)],
+    }
+
+
+@router.get("/v1/teams/{team_id}/blockers")
+def blockers(
+    team_id: str, container: ContainerDep, wait_for: WaitFor = None, actor: Actor = "anonymous"
+) -> dict[str, Any]:
+    team, viewer = _team_view(container, team_id, actor, wait_for)
+    still_open, cleared = work_life.blockers(container.work_life, team, today=calendar.today())
+    return {
+        "team_id": team,
+        "scope": _scope(viewer),
+        "open_count": len(still_open),
+        "open": [b.__dict__ for b in still_open if _visible(viewer, b.member_id)],
+        "cleared": [b.__dict__ for b in cleared if _visible(viewer, b.member_id)],
+    }
+
+
+@router.get("/v1/members/{member_id}/journal")
+def journal(
+    member_id: str,
+    keel: KeelDep,
+    granularity: Literal["day", "week"] = "week",
+    actor: Actor = "anonymous",
+) -> dict[str, Any]:
+    journal = keel.journal(parse_id("member", member_id))
+    viewer = viewer_of(keel.team(journal.team_id), actor)
+    if not viewer.may_see_member(journal.member_id):
+        raise Forbidden(
+            f"{actor!r} may not read this journal: only the member and their manager may"
+        )
+    own = viewer.may_see_private_note(journal.member_id)
+    entries = sorted(journal.entries.values(), key=lambda e: e.day)
+    moods = [Mood(str(journal.member_id), e.day, e.mood) for e in entries]
+    return {
+        "member_id": journal.member_id,
+        "team_id": journal.team_id,
+        "success": journal.success,
+        "entries": [
+            {
+                "day": e.day,
+                "mood": e.mood,
+                "progress": e.progress,
+                "setbacks": e.setbacks,
+                "wins": e.wins,
+                "blockers": [
+                    {**b, "cleared_on": journal.blockers[UUID(b["id"])].cleared_on}
+                    for b in e.blockers
+                ],
+                **({"private_note": e.private_note} if own else {}),
+            }
+            for e in entries
+        ],
+        "trend": [p.__dict__ for p in member_trend(moods, granularity)],
+    }
