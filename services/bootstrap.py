@@ -8,6 +8,7 @@ from projections.churn import ChurnThresholds
 from projections.goal_audit import GoalAudit
 from projections.team_directory import TeamDirectory
 from projections.work_life import WorkLife
+from services import queries
 from services.keel import Keel
 from services.runner import Runner, View
 from services.settings import Settings
@@ -32,6 +33,12 @@ class Container:
             team_changes=s.team_churn_threshold,
             team_window_days=s.team_churn_window_days,
         )
+
+    def wait_for(self, store: ViewStore, position: int | None) -> None:
+        """Read-your-writes for a query on `store` (see queries.wait_for)."""
+        if position is not None:
+            timeout = self.settings.wait_for_timeout_seconds
+            queries.wait_for(store, position, timeout, head=self.keel.head())
 
     def close(self) -> None:
         self.runner.stop()

@@ -169,8 +169,14 @@ class Keel(Application[UUID]):
         why: str | None,
         actor: str,
         occurred_on: date,
+        expected_version: int | None = None,
     ) -> Recorded:
         team = self.team(team_id)
+        self._check_version(team, expected_version)
+        if occurred_on < team.formed_on:
+            raise InvalidCommand(
+                "occurred_on", f"{occurred_on} is before the team was formed ({team.formed_on})"
+            )
         goal = Goal.set(
             team_id=team.id,
             title=title,

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from domain.errors import InvalidCommand
 from projections.churn import AuditEntry, ChurnThresholds, TeamChurn, team_churn
 from services.errors import ViewNotCaughtUp
 from services.views import ViewStore
@@ -14,8 +15,16 @@ from services.views import ViewStore
 APPLICATION = "Keel"
 
 
-def wait_for(store: ViewStore, position: int | None, timeout: float) -> None:
-    if position is not None and not store.wait_until(APPLICATION, position, timeout):
+def wait_for(
+    store: ViewStore, position: int | None, timeout: float, head: int | None = None
+) -> None:
+    """Read-your-writes: wait until the view has processed `position`. A position past
+    the head of the log (when the caller knows it) was never handed out: refuse it."""
+    if position is None:
+        return
+    if head is not None and position > head:
+        raise InvalidCommand("wait_for", f"position {position} is beyond the log's head {head}")
+    if not store.wait_until(APPLICATION, position, timeout):
         raise ViewNotCaughtUp(position, store.position(APPLICATION))
 
 

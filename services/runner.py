@@ -50,6 +50,7 @@ class Runner:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        self.failures: dict[str, str] = {}
 
     # --- positions -------------------------------------------------------------------
 
@@ -86,6 +87,14 @@ class Runner:
                 log.info("view %s was advanced elsewhere; resuming", view.name)
                 self._positions[view.name] = view.store.position(self.app.name)
                 continue
+            except Exception as error:
+                # One view failing must not hold the others back. This one stays where
+                # it was (nothing was written) and is retried on the next page; the
+                # failure shows in `failures`, /readyz and `keel projections status`.
+                log.exception("view %s failed at positions %s..%s", view.name, seen + 1, last)
+                self.failures[view.name] = f"{type(error).__name__}: {error}"
+                continue
+            self.failures.pop(view.name, None)
             self._positions[view.name] = last
         return len(notifications)
 

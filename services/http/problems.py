@@ -105,7 +105,12 @@ async def _not_caught_up(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    titles = {404: "Not found", 405: "Method not allowed", 415: "Unsupported media type"}
+    titles = {
+        400: "Bad request",
+        404: "Not found",
+        405: "Method not allowed",
+        415: "Unsupported media type",
+    }
     return problem(
         exc.status_code,
         titles.get(exc.status_code, "Error"),

@@ -12,11 +12,22 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from domain.goal import ConcernKind
 from domain.team import DepartureReason
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-Unit = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
+# No control characters but tab and newline: PostgreSQL cannot store NUL, and none of
+# them belongs in a name or a reason.
+_PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def _text(min_length: int, max_length: int) -> StringConstraints:
+    return StringConstraints(
+        strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=_PRINTABLE
+    )
+
+
+Name = Annotated[str, _text(1, 200)]
+Reason = Annotated[str, _text(1, 2000)]
+Text = Annotated[str, _text(1, 4000)]
+Note = Annotated[str, _text(0, 2000)]
+Unit = Annotated[str, _text(0, 50)]
 # strict: "12" is not a number; allow_inf_nan: NaN is not a target.
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
@@ -100,7 +111,7 @@ class EndingIn(Dated):
 
 
 # One line of a check-in: a step forward, a setback, a win or a blocker.
-Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Item = Annotated[str, _text(1, 500)]
 Items = Annotated[list[Item], Field(max_length=20)]
 Mood = Annotated[int, Field(strict=True, ge=1, le=5, description="1 (awful) to 5 (great)")]
 

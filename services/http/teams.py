@@ -91,6 +91,7 @@ def set_goal(
     body: GoalIn,
     keel: KeelDep,
     response: Response,
+    if_match: IfMatch,
     actor: Actor = "anonymous",
 ) -> RecordedOut:
     recorded = keel.set_goal(
@@ -103,6 +104,7 @@ def set_goal(
         why=body.why,
         actor=actor,
         occurred_on=business_date(body.occurred_on),
+        expected_version=if_match,
     )
     return created(response, recorded, f"/v1/goals/{recorded.id}")
 
@@ -110,7 +112,7 @@ def set_goal(
 @router.get("")
 def list_teams(container: ContainerDep, wait_for: WaitFor = None) -> dict[str, Any]:
     store = container.team_directory
-    queries.wait_for(store, wait_for, container.settings.wait_for_timeout_seconds)
+    container.wait_for(store, wait_for)
     return {"teams": queries.list_teams(store)}
 
 
@@ -120,7 +122,7 @@ def read_team(
 ) -> dict[str, Any]:
     team = container.keel.team(parse_id("team", team_id))
     store = container.goal_audit
-    queries.wait_for(store, wait_for, container.settings.wait_for_timeout_seconds)
+    container.wait_for(store, wait_for)
     response.headers["ETag"] = f'"{team.version}"'
     return {
         "id": team.id,
@@ -152,7 +154,7 @@ def goal_churn(
 ) -> ChurnOut:
     team = container.keel.team(parse_id("team", team_id))
     store = container.goal_audit
-    queries.wait_for(store, wait_for, container.settings.wait_for_timeout_seconds)
+    container.wait_for(store, wait_for)
     window = window_days or container.settings.churn_window_days
     churn = queries.goal_churn(
         store, team.id, today=calendar.today(), window_days=window, thresholds=container.thresholds

@@ -28,7 +28,6 @@ from services.http.schemas import (
 )
 from services.http.teams import created
 from services.keel import Recorded
-from services.queries import wait_for
 
 router = APIRouter(tags=["inner work life"])
 
@@ -161,7 +160,7 @@ def _team_view(
     container: ContainerDep, team_id: str, actor: str, position: int | None
 ) -> tuple[UUID, Viewer]:
     team = container.keel.team(parse_id("team", team_id))
-    wait_for(container.work_life, position, container.settings.wait_for_timeout_seconds)
+    container.wait_for(container.work_life, position)
     return team.id, viewer_of(team, actor)
 
 
