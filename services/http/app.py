@@ -78,7 +78,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         positions = container.runner.positions()
         behind = {name: pos for name, pos in positions.items() if pos < head}
         if behind:
-            return problems.problem(503, "Not ready", f"views behind the log head {head}: {behind}")
+            detail = f"views behind the log head {head}: {behind}"
+            if container.runner.failures:
+                detail += f"; failing: {container.runner.failures}"
+            return problems.problem(503, "Not ready", detail)
         return {"status": "ready", "head": head, "views": positions}
 
     return app
