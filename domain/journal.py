@@ -61,7 +61,7 @@ class CheckIn:
     private_note: str | None = None
 
     def check(self) -> None:
-        if self.mood not in MOODS:
+        if isinstance(self.mood, bool) or not isinstance(self.mood, int) or self.mood not in MOODS:
             raise InvalidCommand("mood", f"must be an integer from 1 to 5, not {self.mood}")
         check_occurred_on(self.day, field="day")
         for name in ("progress", "setbacks", "wins", "blockers"):
@@ -70,14 +70,22 @@ class CheckIn:
                     raise InvalidCommand(f"{name}.{index}", "must not be empty")
 
 
-def _items(texts: list[str], keep: dict[str, str] | None = None) -> list[Item]:
-    """Give each text an id, reusing the id of an identical text from `keep`."""
-    keep = dict(keep or {})
+def _items(texts: list[str], previous: list[Item] | None = None) -> list[Item]:
+    """Give each text an id, reusing the id of an identical text in `previous` (each
+    previous id at most once, so repeated texts keep all their ids)."""
+    unused: dict[str, list[str]] = {}
+    for item in previous or []:
+        unused.setdefault(item["text"], []).append(item["id"])
     items = []
     for text in (t.strip() for t in texts):
-        reused = keep.pop(text, None)
-        items.append({"id": reused or str(uuid4()), "text": text})
+        ids = unused.get(text)
+        items.append({"id": ids.pop(0) if ids else str(uuid4()), "text": text})
     return items
+
+
+def _note(note: str | None) -> str | None:
+    """A blank private note is no note."""
+    return (note or "").strip() or None
 
 
 class Journal(Aggregate):
@@ -152,7 +160,7 @@ class Journal(Aggregate):
             setbacks=[t.strip() for t in report.setbacks],
             wins=_items(report.wins),
             blockers=_items(report.blockers),
-            private_note=report.private_note,
+            private_note=_note(report.private_note),
             actor=actor,
             occurred_on=report.day,
         )
@@ -178,8 +186,8 @@ class Journal(Aggregate):
         previous = self.entries.get(report.day)
         if previous is None:
             raise Conflict(f"member {self.member_id} has no check-in on {report.day} to correct")
-        wins = _items(report.wins, {w["text"]: w["id"] for w in previous.wins})
-        blockers = _items(report.blockers, {b["text"]: b["id"] for b in previous.blockers})
+        wins = _items(report.wins, previous.wins)
+        blockers = _items(report.blockers, previous.blockers)
         kept = {i["id"] for i in wins + blockers}
         self._corrected(
             mood=report.mood,
@@ -187,7 +195,7 @@ class Journal(Aggregate):
             setbacks=[t.strip() for t in report.setbacks],
             wins=wins,
             blockers=blockers,
-            private_note=report.private_note,
+            private_note=_note(report.private_note),
             withdrawn_win_ids=[w["id"] for w in previous.wins if w["id"] not in kept],
             withdrawn_blocker_ids=[b["id"] for b in previous.blockers if b["id"] not in kept],
             actor=actor,

@@ -6,7 +6,8 @@ order, a period's mean and distribution are shown only if
 - its set of respondents equals the last shown period's, or differs from it by at
   least `min_group` people.
 Otherwise comparing two neighbouring figures could single out the few people who
-joined, left or stayed silent in between. Suppression is decided over the team's whole
+joined, left or stayed silent in between. A day is also hidden when another day of
+its week is (see `team_morale`). Suppression is decided over the team's whole
 history, before any date filter, so choosing a different `from`/`to` never reveals more.
 """
 
@@ -62,17 +63,43 @@ def team_morale(
     moods: Iterable[Mood], granularity: Granularity, min_group: int
 ) -> list[MoralePoint]:
     """Team mood per period. In a week, each respondent counts once, with the mean
-    of their own check-ins, so someone who checks in daily does not outweigh others."""
+    of their own check-ins, so someone who checks in daily does not outweigh others.
+
+    Days and weeks are both served. If a week were shown beside some but not all of
+    its days, the week minus the shown days would give the hidden days away. So a day
+    is shown only when every day of its week with check-ins is shown; weeks follow
+    their own rule. Hiding a day can change which day is "last shown" for the next,
+    so the daily series is recomputed until nothing more needs hiding.
+    """
+    moods = list(moods)
+    if granularity == "week":
+        return _series(_by_period(moods, "week"), min_group, forced=set())
+    days = _by_period(moods, "day")
+    forced: set[date] = set()
+    while True:
+        points = _series(days, min_group, forced)
+        partly_hidden = {period_start(p.period_start, "week") for p in points if p.suppressed}
+        more = {d for d in days if period_start(d, "week") in partly_hidden} - forced
+        if not more:
+            return points
+        forced |= more
+
+
+def _series(
+    periods: dict[date, list[Mood]], min_group: int, forced: set[date]
+) -> list[MoralePoint]:
+    """The mood of each period, hidden by the rule in the module docstring, or because
+    it is in `forced`."""
     points: list[MoralePoint] = []
     last_shown: frozenset[str] | None = None
-    for start, period in _by_period(moods, granularity).items():
+    for start, period in periods.items():
         per_member: dict[str, list[int]] = defaultdict(list)
         for mood in period:
             per_member[mood.member_id].append(mood.mood)
         respondents = frozenset(per_member)
         changed = 0 if last_shown is None else len(respondents ^ last_shown)
-        suppressed = len(respondents) < min_group or 0 < changed < min_group
-        if suppressed:
+        too_few = len(respondents) < min_group or 0 < changed < min_group
+        if too_few or start in forced:
             points.append(MoralePoint(start, len(respondents), None, None, True))
             continue
         last_shown = respondents

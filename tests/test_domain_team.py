@@ -304,3 +304,127 @@ def test_an_unknown_departure_reason_is_named() -> None:
         )
     assert caught.value.field == "reason"
     assert team.members[member_id].is_current
+
+
+# --- minimum group ---------------------------------------------------------------
+
+# Imported here so that this section only appends to the file.
+from domain.team import MIN_GROUP_FLOOR  # noqa: E402
+
+
+def test_the_min_group_floor_is_three() -> None:
+    assert MIN_GROUP_FLOOR == 3
+
+
+def test_a_new_team_has_no_min_group_of_its_own() -> None:
+    assert formed().min_group is None
+
+
+@pytest.mark.parametrize("min_group", [MIN_GROUP_FLOOR, 4, 12])
+def test_set_min_group_emits_minimum_group_set(min_group: int) -> None:
+    team = formed()
+    team.set_min_group(min_group=min_group, actor="mia", occurred_on=date(2024, 5, 1))
+    event = single_event(team, Team.MinimumGroupSet)
+    assert (event.min_group, event.actor, event.occurred_on) == (
+        min_group,
+        "mia",
+        date(2024, 5, 1),
+    )
+    assert team.min_group == min_group
+
+
+@pytest.mark.parametrize("min_group", [MIN_GROUP_FLOOR - 1, 1, 0, -3])
+def test_a_min_group_below_the_floor_is_refused(min_group: int) -> None:
+    team = formed()
+    with pytest.raises(InvalidCommand, match="at least 3") as refused:
+        team.set_min_group(min_group=min_group, actor="mia", occurred_on=date(2024, 5, 1))
+    assert refused.value.field == "min_group"
+    assert (team.collect_events(), team.min_group) == ([], None)
+
+
+def test_setting_the_same_min_group_again_is_refused() -> None:
+    team = formed()
+    team.set_min_group(min_group=4, actor="mia", occurred_on=date(2024, 5, 1))
+    team.collect_events()
+    with pytest.raises(InvalidCommand, match="already 4") as refused:
+        team.set_min_group(min_group=4, actor="mia", occurred_on=date(2024, 5, 2))
+    assert refused.value.field == "min_group"
+    assert team.collect_events() == []
+    team.set_min_group(min_group=3, actor="mia", occurred_on=date(2024, 5, 2))
+    assert single_event(team, Team.MinimumGroupSet).min_group == 3
+    assert team.min_group == 3
+
+
+@pytest.mark.parametrize(
+    "occurred_on",
+    [FORMED_ON - timedelta(days=1), FUTURE],
+    ids=["before-formed", "future"],
+)
+def test_set_min_group_refuses_dates_outside_the_teams_life(occurred_on: date) -> None:
+    team = formed()
+    with pytest.raises(InvalidCommand) as refused:
+        team.set_min_group(min_group=5, actor="mia", occurred_on=occurred_on)
+    assert refused.value.field == "occurred_on"
+    assert (team.collect_events(), team.min_group) == ([], None)
+
+
+def test_a_min_group_may_be_set_the_day_the_team_formed() -> None:
+    team = formed()
+    team.set_min_group(min_group=5, actor="mia", occurred_on=FORMED_ON)
+    assert team.min_group == 5
+
+
+def test_replaying_a_min_group_rebuilds_it() -> None:
+    team = Team.form(name="Payments", manager="Mia", actor="hr", occurred_on=FORMED_ON)
+    team.set_min_group(min_group=6, actor="mia", occurred_on=JOINED_ON)
+    team.set_min_group(min_group=4, actor="mia", occurred_on=JOINED_ON)
+    rebuilt = rebuild(team.collect_events())
+    assert rebuilt == team
+    assert (rebuilt.min_group, rebuilt.version) == (4, 3)
+
+
+# --- was_on_team -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "on_team"),
+    [
+        (date(2024, 1, 31), False),  # the day before joining
+        (JOINED_ON, True),  # the day they joined
+        (date(2024, 2, 15), True),
+        (date(2024, 3, 1), True),  # the day they left
+        (date(2024, 3, 2), False),  # the day after
+    ],
+)
+def test_a_member_who_left_was_on_the_team_from_joining_to_leaving(
+    day: date, on_team: bool
+) -> None:
+    member = Member(uuid4(), "Ana", None, JOINED_ON, date(2024, 3, 1), DepartureReason.MOVED_ON)
+    assert member.was_on_team(day) is on_team
+
+
+@pytest.mark.parametrize(
+    ("day", "on_team"),
+    [(date(2024, 1, 31), False), (JOINED_ON, True), (date(2099, 1, 1), True)],
+)
+def test_a_current_member_is_on_the_team_from_joining_on(day: date, on_team: bool) -> None:
+    member = Member(uuid4(), "Ana", None, JOINED_ON)
+    assert member.was_on_team(day) is on_team
+
+
+def test_a_member_who_left_the_day_they_joined_was_on_the_team_that_day_only() -> None:
+    team = formed()
+    member_id = with_member(team)
+    team.record_departure(
+        member_id=member_id,
+        reason=DepartureReason.MOVED_ON,
+        note=None,
+        actor="mia",
+        occurred_on=JOINED_ON,
+    )
+    member = team.member(member_id)
+    assert [member.was_on_team(JOINED_ON + timedelta(days=n)) for n in (-1, 0, 1)] == [
+        False,
+        True,
+        False,
+    ]

@@ -70,6 +70,18 @@ def test_morale_by_day_and_week_with_the_minimum_group(client: TestClient) -> No
 
     daily = view(client, f"/v1/teams/{team}/morale?granularity=day", last, OWNER)
     assert daily["min_group"] == 5
+    # Wednesday has only 4 people, fewer than 5: hidden. The week is shown, so Monday and
+    # Tuesday are hidden too: the week minus them would give Wednesday away.
+    assert [
+        (p["period_start"], p["respondents"], p["mean"], p["suppressed"]) for p in daily["points"]
+    ] == [
+        ("2026-01-05", 5, None, True),
+        ("2026-01-06", 5, None, True),
+        ("2026-01-07", 4, None, True),
+    ]
+    # E checks in on Thursday too: every day of the week now has 5 people, all shown.
+    last = check_in(client, team, members["E"], date(2026, 1, 7), 2)["position"]
+    daily = view(client, f"/v1/teams/{team}/morale?granularity=day", last, OWNER)
     assert daily["points"] == [
         # Mon: (5+4+3+2+1)/5 = 3.0, one of each mood
         {
@@ -86,23 +98,24 @@ def test_morale_by_day_and_week_with_the_minimum_group(client: TestClient) -> No
             "distribution": {"1": 0, "2": 0, "3": 0, "4": 5, "5": 0},
             "suppressed": False,
         },
-        # Wed: only 4 people, fewer than 5: hidden
+        # Wed: (3+3+3+3+2)/5 = 2.8
         {
             "period_start": "2026-01-07",
-            "respondents": 4,
-            "mean": None,
-            "distribution": None,
-            "suppressed": True,
+            "respondents": 5,
+            "mean": 2.8,
+            "distribution": {"1": 0, "2": 1, "3": 4, "4": 0, "5": 0},
+            "suppressed": False,
         },
     ]
     weekly = view(client, f"/v1/teams/{team}/morale?granularity=week", last, OWNER)
-    # Each member's own mean: A 4, B 11/3, C 10/3, D 3, E 2.5 -> (4+11/3+10/3+3+2.5)/5 = 3.3
+    # Each member's own mean: A 4, B 11/3, C 10/3, D 3, E (1+4+2)/3 = 7/3
+    # -> (4 + 11/3 + 10/3 + 3 + 7/3) / 5 = (49/3) / 5 = 3.267
     assert weekly["points"] == [
         {
             "period_start": "2026-01-05",
             "respondents": 5,
-            "mean": 3.3,
-            "distribution": {"1": 1, "2": 1, "3": 5, "4": 6, "5": 1},
+            "mean": 3.267,
+            "distribution": {"1": 1, "2": 2, "3": 5, "4": 6, "5": 1},
             "suppressed": False,
         }
     ]
@@ -116,14 +129,15 @@ def test_a_figure_that_would_single_out_a_newcomer_is_hidden(client: TestClient)
     team, members = team_with(client, list(MOODS), date(2025, 12, 1))
     for member in members.values():
         check_in(client, team, member, MON, 3)
-    newcomer = post(client, f"/v1/teams/{team}/members", {"name": "F", "occurred_on": str(TUE)})[
-        "id"
-    ]
+    next_monday = MON + timedelta(days=7)
+    newcomer = post(
+        client, f"/v1/teams/{team}/members", {"name": "F", "occurred_on": str(next_monday)}
+    )["id"]
     for member in [*members.values(), newcomer]:
-        last = check_in(client, team, member, TUE, 3)["position"]
+        last = check_in(client, team, member, next_monday, 3)["position"]
     points = view(client, f"/v1/teams/{team}/morale?granularity=day", last)["points"]
-    # Tuesday's 6 respondents differ from Monday's 5 by one person: comparing the two
-    # means would give away F's mood, so Tuesday is hidden though 6 >= 5.
+    # The next Monday's 6 respondents differ from Monday's 5 by one person: comparing
+    # the two means would give away F's mood, so it is hidden though 6 >= 5.
     assert [(p["respondents"], p["suppressed"]) for p in points] == [(5, False), (6, True)]
 
 
