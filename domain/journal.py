@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.calendar import BusinessEvent, check_occurred_on, check_reason
 from domain.errors import Conflict, InvalidCommand
+from domain.team import ERASED
 
 MOODS = range(1, 6)
 _JOURNAL_NAMESPACE = uuid5(NAMESPACE_URL, "https://keel.invalid/journal")
@@ -120,6 +121,10 @@ class Journal(Aggregate):
 
     class SuccessDefined(BusinessEvent):
         text: str
+
+    class PersonalDataErased(BusinessEvent):
+        """The member's key was deleted. Applying this also wipes the texts from any
+        copy of the journal held in memory, in every process that loads it."""
 
     @staticmethod
     def create_id(member_id: UUID, **_: Any) -> UUID:
@@ -267,3 +272,19 @@ class Journal(Aggregate):
     @event(SuccessDefined)
     def _success_defined(self, *, text: str, actor: str, occurred_on: date) -> None:
         self.success = text
+
+    def record_erasure(self, *, actor: str, occurred_on: date) -> None:
+        self._personal_data_erased(actor=actor, occurred_on=occurred_on)
+
+    @event(PersonalDataErased)
+    def _personal_data_erased(self, *, actor: str, occurred_on: date) -> None:
+        for entry in self.entries.values():
+            entry.progress = [ERASED for _ in entry.progress]
+            entry.setbacks = [ERASED for _ in entry.setbacks]
+            entry.wins = [{**w, "text": ERASED} for w in entry.wins]
+            entry.blockers = [{**b, "text": ERASED} for b in entry.blockers]
+            entry.private_note = ERASED if entry.private_note is not None else None
+        for blocker in self.blockers.values():
+            blocker.text = ERASED
+        if self.success is not None:
+            self.success = ERASED

@@ -23,6 +23,10 @@ class DepartureReason(StrEnum):
     TRANSFERRED = "transferred"
 
 
+# What an erased person's personal fields read as, once their key is gone.
+ERASED = "[erased]"
+
+
 @dataclass
 class Member:
     id: UUID
@@ -31,6 +35,7 @@ class Member:
     joined_on: date
     left_on: date | None = None
     left_reason: DepartureReason | None = None
+    erased: bool = False
 
     @property
     def is_current(self) -> bool:
@@ -63,6 +68,11 @@ class Team(Aggregate):
 
     class MinimumGroupSet(BusinessEvent):
         min_group: int
+
+    class PersonalDataErased(BusinessEvent):
+        """The member's key was deleted: what they wrote can no longer be read."""
+
+        member_id: UUID
 
     @classmethod
     def form(cls, *, name: str, manager: str, actor: str, occurred_on: date) -> Team:
@@ -159,3 +169,15 @@ class Team(Aggregate):
     @event(MinimumGroupSet)
     def _minimum_group_set(self, *, min_group: int, actor: str, occurred_on: date) -> None:
         self.min_group = min_group
+
+    def record_erasure(self, *, member_id: UUID, actor: str, occurred_on: date) -> None:
+        member = self.member(member_id)
+        if member.erased:
+            raise Conflict(f"member {member_id}'s personal data was already erased")
+        self._personal_data_erased(member_id=member_id, actor=actor, occurred_on=occurred_on)
+
+    @event(PersonalDataErased)
+    def _personal_data_erased(self, *, member_id: UUID, actor: str, occurred_on: date) -> None:
+        member = self.members[member_id]
+        member.name = ERASED
+        member.erased = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import singledispatchmethod
 
-from domain.team import Team
+from domain.team import ERASED, Team
 from projections.rows import Patch, Put, RowOp, Table
 
 TEAMS = Table(
@@ -74,3 +74,7 @@ class TeamDirectory:
                 {"left_on": event.occurred_on.isoformat(), "left_reason": event.reason},
             )
         ]
+
+    @fold.register
+    def _(self, event: Team.PersonalDataErased, position: int) -> list[RowOp]:
+        return [Patch(MEMBERS, (str(event.member_id),), {"name": ERASED})]

@@ -11,7 +11,8 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Transcoding
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from domain.errors import InvalidCommand
 from domain.goal import ConcernKind, Goal
@@ -19,6 +20,7 @@ from domain.journal import CheckIn, Entry, Journal
 from domain.recognition import Recognition
 from domain.team import DepartureReason, Team
 from services.errors import NotFound, VersionMismatch
+from services.personal_data import KeyVault, PersonalDataMapper
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -51,6 +53,15 @@ class Keel(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self.on_recorded: list[Callable[[int], None]] = []
+        # The vault lives beside the events, so it needs the recorder's datastore.
+        datastore: Any = getattr(self.recorder, "datastore")  # noqa: B009
+        placeholder = "?" if isinstance(self.recorder, SQLiteApplicationRecorder) else "%s"
+        self.vault = KeyVault(datastore, placeholder)
+        self.personal_mapper.vault = self.vault
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        self.personal_mapper = PersonalDataMapper(self.construct_transcoder())
+        return self.personal_mapper
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -304,6 +315,16 @@ class Keel(Application[UUID]):
             occurred_on=occurred_on,
         )
         return self._commit(recognition)
+
+    def erase_member(self, member_id: UUID, *, actor: str, occurred_on: date) -> Recorded:
+        """Crypto-shredding: delete the member's key, then record that it happened.
+        Everything they wrote reads as "[erased]" from then on; no event changes."""
+        journal = self.journal(member_id)
+        team = self.team(journal.team_id)
+        team.record_erasure(member_id=member_id, actor=actor, occurred_on=occurred_on)
+        journal.record_erasure(actor=actor, occurred_on=occurred_on)
+        self.vault.forget(journal.id)
+        return self._commit(team, member_id, journal)
 
 
 __all__ = ["CheckIn", "ConcernKind", "DepartureReason", "Keel", "Recorded"]

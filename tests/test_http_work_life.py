@@ -400,3 +400,20 @@ def test_unknown_members_and_blockers_are_not_found(client: TestClient) -> None:
         response = client.request(method, path, json=body)
         assert response.status_code == 404, (path, response.text)
         assert response.headers["content-type"] == PROBLEM
+
+
+def test_erasing_a_member_over_http(client: TestClient) -> None:
+    team, members = team_with(client, ["Ana", "Bo"], date(2025, 12, 1))
+    ana = members["Ana"]
+    check_in(client, team, ana, MON, 4, progress=["wrote tests"], private_note="tired")
+    erased = post(client, f"/v1/members/{ana}/erasure", {}, **{"X-Keel-Actor": ana})
+    assert erased["id"] == ana
+
+    journal = client.get(f"/v1/members/{ana}/journal", headers={"X-Keel-Actor": ana}).json()
+    assert journal["entries"][0]["progress"] == ["[erased]"]
+    assert journal["entries"][0]["private_note"] == "[erased]"
+    assert journal["entries"][0]["mood"] == 4  # numbers stay, so team history is unchanged
+    names = [m["name"] for m in client.get(f"/v1/teams/{team}").json()["members"]]
+    assert names == ["[erased]", "Bo"]
+    again = client.post(f"/v1/members/{ana}/erasure", json={})
+    assert again.status_code == 409

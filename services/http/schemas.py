@@ -145,6 +145,10 @@ class SuccessIn(Dated):
     text: Text
 
 
+class ErasureIn(Dated):
+    pass
+
+
 class MinGroupIn(Dated):
     min_group: Annotated[int, Field(strict=True, ge=3, le=1000)]
 

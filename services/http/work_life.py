@@ -20,6 +20,7 @@ from services.http.schemas import (
     CheckInIn,
     CheckInOut,
     ClearanceIn,
+    ErasureIn,
     MinGroupIn,
     RecognitionIn,
     RecordedOut,
@@ -137,6 +138,20 @@ def recognise(
         actor=actor,
         occurred_on=business_date(body.occurred_on),
     )
+    return created(response, recorded)
+
+
+@router.post("/v1/members/{member_id}/erasure", status_code=201)
+def erase_member(
+    member_id: str,
+    keel: KeelDep,
+    response: Response,
+    body: ErasureIn | None = None,
+    actor: Actor = "anonymous",
+) -> RecordedOut:
+    """Erase what a member wrote (crypto-shredding): their key is deleted."""
+    on = business_date(body.occurred_on if body else None)
+    recorded = keel.erase_member(parse_id("member", member_id), actor=actor, occurred_on=on)
     return created(response, recorded)
 
 
