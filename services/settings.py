@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     # is never stale, even with several processes writing.
     aggregate_cache_size: int = Field(10_000, ge=0)
 
+    # How hard a commit to the SQLite event store waits for the disk (see
+    # services/sqlite_store.py). Views always use NORMAL: they can be folded again.
+    sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
+
     min_group: int = Field(5, ge=3, description="Smallest group whose mood is shown.")
     setback_weight: float = Field(2.0, ge=0)
 
@@ -41,7 +45,7 @@ class Settings(BaseSettings):
     team_churn_threshold: int = Field(3, ge=1)
     team_churn_window_days: int = Field(90, ge=1)
 
-    def eventsourcing_env(self, name: str) -> dict[str, str]:
+    def eventsourcing_env(self, name: str, synchronous: str | None = None) -> dict[str, str]:
         """The environment eventsourcing reads to build the recorder called `name`.
 
         On SQLite every recorder gets its own file, because two recorders in one file
@@ -56,7 +60,8 @@ class Settings(BaseSettings):
         if self.store == "sqlite":
             self.data_dir.mkdir(parents=True, exist_ok=True)
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": "services.sqlite_store:Factory",
+                "SQLITE_SYNCHRONOUS": synchronous or self.sqlite_synchronous,
                 "SQLITE_DBNAME": str(self.data_dir / f"{name.lower()}.db"),
                 "SQLITE_LOCK_TIMEOUT": "10",
                 **cache,

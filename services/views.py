@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from itertools import groupby
+from functools import lru_cache
 from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory, Tracking, TrackingRecorder
@@ -20,6 +20,23 @@ from eventsourcing.utils import Environment
 
 from projections.rows import Delete, Fold, Patch, Put, RowOp, Table
 from services.settings import Settings
+
+
+@lru_cache(maxsize=1024)
+def _sql(kind: str, table: str, key: tuple[str, ...], columns: tuple[str, ...], p: str) -> str:
+    where = " AND ".join(f"{k} = {p}" for k in key)
+    if kind == "put":
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+        on_conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(p for _ in columns)}) "
+            f"ON CONFLICT ({', '.join(key)}) {on_conflict}"
+        )
+    if kind == "delete":
+        return f"DELETE FROM {table} WHERE {where}"
+    sets = ", ".join(f"{c} = {p}" for c in columns)
+    return f"UPDATE {table} SET {sets} WHERE {where}"
 
 
 class ViewStore(TrackingRecorder):
@@ -63,29 +80,34 @@ class ViewStore(TrackingRecorder):
     def apply(self, ops: Sequence[RowOp], tracking: Tracking) -> None:
         """Write the rows and the new position together, or neither."""
         with self._transaction(commit=True) as c:
-            for sql, group in groupby(ops, key=self._statement):
-                c.executemany(sql, [self._params(op) for op in group])
+            for sql, params in self._batches(ops):
+                c.executemany(sql, params)
             self._insert_tracking(c, tracking)
 
+    def _batches(self, ops: Sequence[RowOp]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+        """The operations as few executemany calls as keep their meaning, which is what
+        makes a rebuild fast. Consecutive operations with equal SQL share one call. The
+        operations of one table keep their order (a Patch follows the Put it patches);
+        those of different tables commute, because no table refers to another, so each
+        table's operations are batched apart: otherwise a fold that interleaves two
+        tables (a goal's Patch, then its change's Put) would go one row at a time."""
+        runs: dict[str, list[tuple[str, list[tuple[Any, ...]]]]] = {}
+        for op in ops:
+            sql, params = self._statement(op), self._params(op)
+            table = runs.setdefault(op.table.name, [])
+            if table and table[-1][0] == sql:
+                table[-1][1].append(params)
+            else:
+                table.append((sql, [params]))
+        return [run for table in runs.values() for run in table]
+
     def _statement(self, op: RowOp) -> str:
-        """The SQL for one operation; consecutive operations with equal SQL share one
-        executemany, which is what makes a rebuild fast."""
-        p, table = self.placeholder, op.table
+        """The SQL for one operation (built once per shape of operation)."""
         if isinstance(op, Put):
-            columns = tuple(op.row)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in table.key)
-            on_conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-            return (
-                f"INSERT INTO {table.name} ({', '.join(columns)}) "
-                f"VALUES ({', '.join(p for _ in columns)}) "
-                f"ON CONFLICT ({', '.join(table.key)}) {on_conflict}"
-            )
-        where = " AND ".join(f"{k} = {p}" for k in table.key)
+            return _sql("put", op.table.name, op.table.key, tuple(op.row), self.placeholder)
         if isinstance(op, Delete):
-            return f"DELETE FROM {table.name} WHERE {where}"
-        columns = tuple(op.values)
-        sets = ", ".join(f"{c} = {p}" for c in columns)
-        return f"UPDATE {table.name} SET {sets} WHERE {where}"
+            return _sql("delete", op.table.name, op.table.key, (), self.placeholder)
+        return _sql("patch", op.table.name, op.table.key, tuple(op.values), self.placeholder)
 
     @staticmethod
     def _params(op: RowOp) -> tuple[Any, ...]:
@@ -173,7 +195,8 @@ class PostgresViewStore(ViewStore, PostgresTrackingRecorder):
 
 def open_view_store(settings: Settings, projection: Fold) -> ViewStore:
     """The store for one projection: its own SQLite file, or its own tables in PostgreSQL."""
-    env = Environment(projection.name, settings.eventsourcing_env(projection.name))
+    # A view can always be folded again from the log: it need not wait for the disk.
+    env = Environment(projection.name, settings.eventsourcing_env(projection.name, "NORMAL"))
     factory = InfrastructureFactory[TrackingRecorder].construct(env=env)
     store_class = SQLiteViewStore if settings.store == "sqlite" else PostgresViewStore
     store = factory.tracking_recorder(store_class)
