@@ -15,13 +15,17 @@ from services.bootstrap import Container
 from services.errors import NotFound
 from services.keel import Keel
 
+# The dependencies here are `async def` although they never await: FastAPI runs a plain
+# `def` dependency in its thread pool, one hop per dependency per request, and those
+# hops cost more than a whole bare request. They do no I/O, so they block nothing.
 
-def get_container(request: Request) -> Container:
+
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
 
-def get_keel(container: Annotated[Container, Depends(get_container)]) -> Keel:
+async def get_keel(container: Annotated[Container, Depends(get_container)]) -> Keel:
     return container.keel
 
 
@@ -35,6 +39,13 @@ def get_if_match(
     if found is None:
         raise InvalidCommand("If-Match", f"expected an aggregate version, got {if_match!r}")
     return int(found.group(1))
+
+
+async def if_match_header(
+    if_match: Annotated[str | None, Header(alias="If-Match", max_length=40)] = None,
+) -> int | None:
+    """`get_if_match` as a dependency that runs on the event loop (see above)."""
+    return get_if_match(if_match)
 
 
 def parse_id(kind: str, raw: str) -> UUID:
@@ -51,10 +62,19 @@ def business_date(occurred_on: date | None) -> date:
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 KeelDep = Annotated[Keel, Depends(get_keel)]
+# Header values are ASCII (RFC 9110): anything else would be stored garbled, so it is
+# refused. Printable, with no space at either end.
 Actor = Annotated[
-    str, Header(alias="X-Keel-Actor", min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")
+    str,
+    Header(
+        alias="X-Keel-Actor",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$",
+        description="Who is acting: a member id or a name, in printable ASCII.",
+    ),
 ]
-IfMatch = Annotated[int | None, Depends(get_if_match)]
+IfMatch = Annotated[int | None, Depends(if_match_header)]
 WaitFor = Annotated[
     int | None,
     Query(ge=0, description="Wait until the view has processed this log position."),
