@@ -56,8 +56,15 @@ GOAL_CHANGES = Table(
 CHURN_KINDS = frozenset({"target_changed", "due_date_changed", "goal_redefined"})
 
 
+# One encoder for all: json.dumps with custom separators builds a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    # Most values are targets: a finite float's repr is already its JSON, and cheaper.
+    if type(value) is float:
+        return repr(value)
+    return _encode(value)
 
 
 class GoalAudit:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import singledispatchmethod
 
-from domain.team import ERASED, Team
+from domain.team import Team
 from projections.rows import Patch, Put, RowOp, Table
 
 TEAMS = Table(
@@ -15,7 +15,8 @@ TEAMS = Table(
 )
 MEMBERS = Table(
     name="members",
-    columns=("member_id", "team_id", "name", "role", "joined_on", "left_on", "left_reason"),
+    # No name: it is personal, sealed in the log, and read from the Team aggregate.
+    columns=("member_id", "team_id", "role", "joined_on", "left_on", "left_reason"),
     key=("member_id",),
     indexes=(("team_id",),),
 )
@@ -56,7 +57,6 @@ class TeamDirectory:
                 {
                     "member_id": str(event.member_id),
                     "team_id": str(event.originator_id),
-                    "name": event.name,
                     "role": event.role,
                     "joined_on": event.occurred_on.isoformat(),
                     "left_on": None,
@@ -74,7 +74,3 @@ class TeamDirectory:
                 {"left_on": event.occurred_on.isoformat(), "left_reason": event.reason},
             )
         ]
-
-    @fold.register
-    def _(self, event: Team.PersonalDataErased, position: int) -> list[RowOp]:
-        return [Patch(MEMBERS, (str(event.member_id),), {"name": ERASED})]

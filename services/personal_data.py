@@ -34,7 +34,8 @@ def _by_member(event: Any) -> UUID:
 
 
 def _by_journal(event: Any) -> UUID:
-    return UUID(str(event.originator_id))
+    journal_id: UUID = event.originator_id
+    return journal_id
 
 
 def _by_recipient(event: Any) -> UUID:

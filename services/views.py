@@ -8,9 +8,10 @@ enough to run unchanged on SQLite and PostgreSQL; only the placeholder differs.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory, Tracking, TrackingRecorder
@@ -18,7 +19,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
-from projections.rows import Delete, Fold, Patch, Put, RowOp, Table
+from projections.rows import Delete, Fold, Patch, Put, Row, RowOp, Table
 from services.settings import Settings
 
 
@@ -37,6 +38,15 @@ def _sql(kind: str, table: str, key: tuple[str, ...], columns: tuple[str, ...], 
         return f"DELETE FROM {table} WHERE {where}"
     sets = ", ".join(f"{c} = {p}" for c in columns)
     return f"UPDATE {table} SET {sets} WHERE {where}"
+
+
+@lru_cache(maxsize=256)
+def _row_getter(table: str, columns: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:
+    """A row's values in column order (a KeyError names a column a Put left out)."""
+    get = itemgetter(*columns)
+    if len(columns) == 1:
+        return lambda row: (get(row),)
+    return get
 
 
 class ViewStore(TrackingRecorder):
@@ -69,11 +79,26 @@ class ViewStore(TrackingRecorder):
                 c.execute(
                     f"CREATE TABLE IF NOT EXISTS {table.name} ({columns}, PRIMARY KEY ({key}))"
                 )
-                for index in table.indexes:
-                    name = f"{table.name}_{'_'.join(index)}_idx"
-                    c.execute(
-                        f"CREATE INDEX IF NOT EXISTS {name} ON {table.name} ({', '.join(index)})"
-                    )
+        self.create_indexes()
+
+    def _indexes(self) -> list[tuple[str, Table, tuple[str, ...]]]:
+        return [
+            (f"{table.name}_{'_'.join(index)}_idx", table, index)
+            for table in self.tables
+            for index in table.indexes
+        ]
+
+    def create_indexes(self) -> None:
+        with self._transaction(commit=True) as c:
+            for name, table, index in self._indexes():
+                c.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table.name} ({', '.join(index)})")
+
+    def drop_indexes(self) -> None:
+        """For a rebuild: building an index once at the end is cheaper than keeping it
+        up to date row by row. `install` (run at every start) puts them back anyway."""
+        with self._transaction(commit=True) as c:
+            for name, _, _ in self._indexes():
+                c.execute(f"DROP INDEX IF EXISTS {name}")
 
     # --- writing -------------------------------------------------------------------
 
@@ -92,30 +117,25 @@ class ViewStore(TrackingRecorder):
         table's operations are batched apart: otherwise a fold that interleaves two
         tables (a goal's Patch, then its change's Put) would go one row at a time."""
         runs: dict[str, list[tuple[str, list[tuple[Any, ...]]]]] = {}
+        p = self.placeholder
         for op in ops:
-            sql, params = self._statement(op), self._params(op)
-            table = runs.setdefault(op.table.name, [])
-            if table and table[-1][0] == sql:
-                table[-1][1].append(params)
+            table = op.table
+            if type(op) is Put:
+                # A Put holds the whole row, so its SQL depends on the table alone.
+                sql = _sql("put", table.name, table.key, table.columns, p)
+                params: tuple[Any, ...] = _row_getter(table.name, table.columns)(op.row)
+            elif type(op) is Delete:
+                sql, params = _sql("delete", table.name, table.key, (), p), op.key
             else:
-                table.append((sql, [params]))
-        return [run for table in runs.values() for run in table]
-
-    def _statement(self, op: RowOp) -> str:
-        """The SQL for one operation (built once per shape of operation)."""
-        if isinstance(op, Put):
-            return _sql("put", op.table.name, op.table.key, tuple(op.row), self.placeholder)
-        if isinstance(op, Delete):
-            return _sql("delete", op.table.name, op.table.key, (), self.placeholder)
-        return _sql("patch", op.table.name, op.table.key, tuple(op.values), self.placeholder)
-
-    @staticmethod
-    def _params(op: RowOp) -> tuple[Any, ...]:
-        if isinstance(op, Patch):
-            return (*op.values.values(), *op.key)
-        if isinstance(op, Delete):
-            return op.key
-        return tuple(op.row.values())
+                assert isinstance(op, Patch)
+                sql = _sql("patch", table.name, table.key, tuple(op.values), p)
+                params = (*op.values.values(), *op.key)
+            run = runs.setdefault(table.name, [])
+            if run and run[-1][0] == sql:
+                run[-1][1].append(params)
+            else:
+                run.append((sql, [params]))
+        return [batch for run in runs.values() for batch in run]
 
     def reset(self, application_name: str) -> None:
         """Empty the view and forget its position, so it can be rebuilt from the log."""

@@ -54,7 +54,6 @@ def test_members_table_holds_joins_and_departures() -> None:
         (ana,): {
             "member_id": ana,
             "team_id": team,
-            "name": "Ana",
             "role": "dev",
             "joined_on": "2024-01-10",
             "left_on": "2024-04-01",
@@ -63,7 +62,6 @@ def test_members_table_holds_joins_and_departures() -> None:
         (ben,): {
             "member_id": ben,
             "team_id": team,
-            "name": "Ben",
             "role": None,
             "joined_on": "2024-02-01",
             "left_on": None,
