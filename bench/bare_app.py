@@ -47,19 +47,18 @@ def create_app() -> FastAPI:
     return app
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Serve the bare baseline app.")
+def serve(app_factory: str, description: str) -> None:
+    """Serve a baseline app from the command line (--port, --host)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     # The same call as services.cli.serve, with only the application swapped.
-    uvicorn.run(
-        "bench.bare_app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        log_level="info",
-    )
+    uvicorn.run(app_factory, factory=True, host=args.host, port=args.port, log_level="info")
+
+
+def main() -> None:
+    serve("bench.bare_app:create_app", "Serve the bare baseline app.")
 
 
 if __name__ == "__main__":

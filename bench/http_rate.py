@@ -82,6 +82,38 @@ def _wait_views(port: int, timeout: float = 60.0) -> float:
     raise RuntimeError(f"Keel's views did not catch up within {timeout} s")
 
 
+def alternate(
+    run: HttpRun,
+    bare: tuple[int, list[RequestFactory]],
+    keel: tuple[int, list[RequestFactory]],
+    warmup: float,
+    rounds: int,
+    seconds: float,
+    say: Callable[[str], None],
+) -> None:
+    """Warm both servers up, then measure them in turn, `rounds` times: alternating
+    spreads the machine's noise over both. Keel's time includes its views catching up."""
+    say(f"warming up both servers for {warmup:g} s each")
+    for port, factories in (bare, keel):
+        warm = run_load(HOST, port, factories, warmup, 201)
+        if warm.errors:
+            raise RuntimeError(f"warm-up on port {port} failed: {warm.samples}")
+    _wait_views(keel[0])
+
+    for i in range(rounds):
+        b = run_load(HOST, bare[0], bare[1], seconds, 201)
+        run.bare.append(b)
+        k = run_load(HOST, keel[0], keel[1], seconds, 201)
+        lag = _wait_views(keel[0])
+        k.seconds += lag
+        run.keel.append(k)
+        run.catch_up_seconds.append(lag)
+        say(
+            f"round {i + 1}/{rounds}: bare {b.rate:,.0f}/s ({b.errors} errors), "
+            f"keel {k.rate:,.0f}/s ({k.errors} errors, views caught up in {lag:.3f} s)"
+        )
+
+
 def measure(
     workdir: Path,
     *,
@@ -106,25 +138,7 @@ def measure(
         keel = _factories(keel_port, goal_ids, connections)
         run = HttpRun(body_bytes=len(_body(0)))
 
-        say(f"warming up both servers for {warmup:g} s each")
-        for port, factories, expect in ((bare_port, bare, 201), (keel_port, keel, 201)):
-            warm = run_load(HOST, port, factories, warmup, expect)
-            if warm.errors:
-                raise RuntimeError(f"warm-up on port {port} failed: {warm.samples}")
-        _wait_views(keel_port)
-
-        for i in range(rounds):
-            b = run_load(HOST, bare_port, bare, seconds, 201)
-            run.bare.append(b)
-            k = run_load(HOST, keel_port, keel, seconds, 201)
-            lag = _wait_views(keel_port)
-            k.seconds += lag
-            run.keel.append(k)
-            run.catch_up_seconds.append(lag)
-            say(
-                f"round {i + 1}/{rounds}: bare {b.rate:,.0f}/s ({b.errors} errors), "
-                f"keel {k.rate:,.0f}/s ({k.errors} errors, views caught up in {lag:.3f} s)"
-            )
+        alternate(run, (bare_port, bare), (keel_port, keel), warmup, rounds, seconds, say)
         return run
     except Exception:
         # The temporary directory goes with the run: show what the servers said first.

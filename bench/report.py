@@ -39,6 +39,7 @@ class Ratio:
     samples: list[float]
     target: float | None = None
     note: str = ""
+    at_most: bool = False  # the target is a ceiling (latency, memory), not a floor
 
     @property
     def median(self) -> float:
@@ -46,7 +47,41 @@ class Ratio:
 
     @property
     def passed(self) -> bool | None:
-        return None if self.target is None else self.median >= self.target
+        if self.target is None:
+            return None
+        return self.median <= self.target if self.at_most else self.median >= self.target
+
+    @property
+    def target_text(self) -> str:
+        if self.target is None:
+            return "(info)"
+        return f"{'<=' if self.at_most else '>='} {self.target:g}"
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """The q-th percentile (0-100), interpolated between the closest ranks."""
+    return statistics.quantiles(samples, n=100, method="inclusive")[round(q) - 1]
+
+
+@dataclass
+class Latency:
+    """Response times of one endpoint on one log, in milliseconds."""
+
+    name: str
+    log: str
+    samples_ms: list[float]
+
+    def summary(self) -> dict[str, Any]:
+        s = self.samples_ms
+        return {
+            "name": self.name,
+            "log": self.log,
+            "requests": len(s),
+            "p50_ms": round(percentile(s, 50), 2),
+            "p90_ms": round(percentile(s, 90), 2),
+            "p99_ms": round(percentile(s, 99), 2),
+            "max_ms": round(max(s), 2),
+        }
 
 
 @dataclass
@@ -55,6 +90,7 @@ class Report:
     rates: list[Rate] = field(default_factory=list)
     ratios: list[Ratio] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
+    latencies: list[Latency] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -71,6 +107,7 @@ class Report:
             "settings": self.settings,
             "rates": [{**asdict(r), "median": r.median} for r in self.rates],
             "ratios": [{**asdict(r), "median": r.median, "passed": r.passed} for r in self.ratios],
+            "latencies": [lat.summary() for lat in self.latencies],
             "checks": self.checks,
             "passed": self.passed,
         }
@@ -85,14 +122,31 @@ class Report:
         for r in self.rates:
             samples = ", ".join(f"{s:,.0f}" for s in r.samples)
             rates.add_row(r.name, f"{r.median:,.0f}", r.unit, samples)
-        console.print(rates)
-        ratios = Table("ratio", "median", "target", "result", "samples", title="Ratios")
+        if self.rates:
+            console.print(rates)
+        if self.latencies:
+            self._print_latencies(console)
+        ratios = Table("figure", "median", "target", "result", "samples", title="Ratios")
         for q in self.ratios:
             verdict = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: "-"}[q.passed]
-            target = f">= {q.target:.2f}" if q.target is not None else "(info)"
-            samples = ", ".join(f"{s:.3f}" for s in q.samples)
-            ratios.add_row(q.name, f"{q.median:.3f}", target, verdict, samples)
+            shown = q.samples[:6]
+            samples = ", ".join(f"{s:.3f}" for s in shown)
+            more = f" (+{len(q.samples) - len(shown)} more)" if len(shown) < len(q.samples) else ""
+            ratios.add_row(q.name, f"{q.median:.3f}", q.target_text, verdict, samples + more)
         console.print(ratios)
         for q in self.ratios:
             if q.note:
                 console.print(f"[dim]{q.name}: {q.note}[/]")
+
+    def _print_latencies(self, console: Console) -> None:
+        table = Table("GET", "log", "requests", "p50 ms", "p90 ms", "p99 ms", "max ms")
+        table.title = "Latencies"
+        for lat in self.latencies:
+            s = lat.summary()
+            table.add_row(
+                s["name"],
+                s["log"],
+                str(s["requests"]),
+                *(f"{s[k]:.1f}" for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
+            )
+        console.print(table)

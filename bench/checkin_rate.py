@@ -1,0 +1,117 @@
+"""Figure (g): Keel's `POST /v1/teams/{id}/check-ins` against a bare FastAPI POST.
+
+The same method as figure (b) (bench/http_rate.py): both servers up for the whole
+run, one uvicorn worker each, the same load client driving them in turn, and Keel's
+rounds charged for their views' catch-up. Keel serves a copy of the small benchmark
+log, plus a few teams whose members joined ten years ago: each connection walks its
+own members backwards through past workdays, so every check-in is a new (member, day)
+and none is refused (a second check-in on one day would be a 409).
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+from bench.http_rate import HttpRun, _wait_views, alternate
+from bench.loadgen import RequestFactory, post_json
+from bench.servers import HOST, Server, free_port, request, start_keel
+from domain import calendar
+
+MEMBERS_PER_TEAM = 10
+JOINED = timedelta(days=3650)
+
+
+def _body(member: str, day: date, mood: int) -> bytes:
+    # Every body has the same length: a uuid, an ISO day and a one-digit mood.
+    return (
+        b'{"member_id":"%s","day":"%s","mood":%d,"progress":["shipped the fix"],'
+        b'"setbacks":[],"wins":["release went out"],"blockers":[],"private_note":null}'
+        % (member.encode(), day.isoformat().encode(), mood)
+    )
+
+
+def _walk(members: list[str]) -> Iterator[tuple[str, date]]:
+    """(member, day) pairs, newest day first, workdays only, never repeated."""
+    day = calendar.today()
+    while True:
+        day -= timedelta(days=1)
+        if day.weekday() < 5:
+            for member in members:
+                yield member, day
+
+
+def _factories(port: int, teams: dict[str, list[str]], connections: int) -> list[RequestFactory]:
+    pairs = [(team, m) for team, members in teams.items() for m in members]
+
+    def factory(mine: list[tuple[str, str]]) -> RequestFactory:
+        team_of = {m: t for t, m in mine}
+        walk = _walk([m for _, m in mine])
+        moods = itertools.cycle([3, 4, 2, 5, 3, 1])
+
+        def next_request() -> bytes:
+            member, day = next(walk)
+            path = f"/v1/teams/{team_of[member]}/check-ins"
+            return post_json(HOST, port, path, _body(member, day, next(moods)))
+
+        return next_request
+
+    return [factory(pairs[i::connections]) for i in range(connections)]
+
+
+def _setup_keel(port: int, teams: int) -> dict[str, list[str]]:
+    joined = (calendar.today() - JOINED).isoformat()
+    made: dict[str, list[str]] = {}
+    for t in range(teams):
+        team = {"name": f"Check-in team {t}", "manager": f"boss-{t}", "occurred_on": joined}
+        status, body = request(port, "POST", "/v1/teams", team)
+        if status != 201:
+            raise RuntimeError(f"forming a team answered {status}: {body}")
+        members = made.setdefault(str(body["id"]), [])
+        for i in range(MEMBERS_PER_TEAM):
+            member = {"name": f"Person {t}-{i}", "role": "engineer", "occurred_on": joined}
+            status, added = request(port, "POST", f"/v1/teams/{body['id']}/members", member)
+            if status != 201:
+                raise RuntimeError(f"adding a member answered {status}: {added}")
+            members.append(str(added["id"]))
+    return made
+
+
+def measure(
+    workdir: Path,
+    log_dir: Path,
+    *,
+    rounds: int,
+    seconds: float,
+    warmup: float,
+    connections: int,
+    say: Callable[[str], None],
+) -> HttpRun:
+    data = workdir / "checkin-keel-data"
+    shutil.copytree(log_dir, data, ignore=shutil.ignore_patterns("manifest.json"))
+    bare_port, keel_port = free_port(), free_port()
+    servers: list[Server] = []
+    try:
+        bare_argv = [sys.executable, "-m", "bench.bare_checkin", "--port", str(bare_port)]
+        servers.append(Server("bare", bare_argv, bare_port, workdir / "bare-checkin.log", {}))
+        servers.append(start_keel(keel_port, data, workdir / "keel-checkin.log"))
+        _wait_views(keel_port, timeout=120)
+        teams = _setup_keel(keel_port, max(1, connections * 4 // MEMBERS_PER_TEAM))
+        _wait_views(keel_port)
+        bare = _factories(bare_port, teams, connections)
+        keel = _factories(keel_port, teams, connections)
+        run = HttpRun(body_bytes=len(_body(next(iter(teams.values()))[0], date.today(), 3)))
+
+        alternate(run, (bare_port, bare), (keel_port, keel), warmup, rounds, seconds, say)
+        return run
+    except Exception:
+        for server in servers:
+            say(f"--- last lines of the {server.name} server's output ---\n{server.tail()}")
+        raise
+    finally:
+        for server in servers:
+            server.stop()

@@ -1,0 +1,195 @@
+"""`python -m bench.work_life`: the inner-work-life figures of issue 3, as ratios.
+
+(d) the benchmark logs: generated once (bench/logcache.py), then reused;
+(e) rebuild of every view vs eventsourcing's raw read, fresh process each, peak RSS;
+(f) p50/p99 of each view GET, small log vs big log;
+(g) POST /v1/teams/{id}/check-ins vs a bare FastAPI POST.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from bench import checkin_rate, fresh, latency, logcache
+from bench.__main__ import _progress, _statuses, console
+from bench.logcache import Manifest
+from bench.report import RESULTS, Latency, Rate, Ratio, Report
+
+WORK_LIFE_RESULTS = RESULTS.with_name("work_life.json")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.work_life", description=__doc__)
+    p.add_argument("--only", default="efg", help="figures to run, e.g. 'ef' (d is implied)")
+    p.add_argument("--events", type=int, default=1_000_000, help="size of the big log")
+    p.add_argument("--small-events", type=int, default=10_000, help="size of the small log")
+    p.add_argument("--seed", type=int, default=logcache.SEED)
+    p.add_argument("--repeats", type=int, default=3, help="(raw, rebuild) pairs for (e)")
+    p.add_argument("--requests", type=int, default=400, help="(f) timed GETs per endpoint")
+    p.add_argument("--warmup-requests", type=int, default=20, help="(f) untimed GETs first")
+    p.add_argument("--latency-teams", type=int, default=8, help="(f) teams read per log")
+    p.add_argument("--rounds", type=int, default=3, help="(bare, keel) pairs for (g)")
+    p.add_argument("--seconds", type=float, default=6.0, help="each (g) measurement")
+    p.add_argument("--warmup", type=float, default=2.0, help="(g) warm-up per server")
+    p.add_argument("--connections", type=int, default=12, help="(g) keep-alive connections")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    return p.parse_args(argv)
+
+
+def _log(events: int, seed: int, report: Report, name: str) -> tuple[Path, Manifest]:
+    teams = logcache.teams_for(events)
+    console.rule(f"(d) the {name} log: {teams} teams (~{events:,} events)")
+    started = time.perf_counter()
+    with _progress(f"generating the {name} log", teams * logcache.EVENTS_PER_TEAM) as advance:
+        data_dir, manifest = logcache.ensure(teams, seed, advance, console.print)
+    report.checks[f"log_{name}"] = {
+        "dir": str(data_dir),
+        "teams": len(manifest.teams),
+        "events": manifest.events,
+        "generate_seconds": manifest.generate_seconds,
+        "views_seconds": manifest.views_seconds,
+        "seconds_this_run": round(time.perf_counter() - started, 1),
+    }
+    return data_dir, manifest
+
+
+def _rebuild_figure(args: argparse.Namespace, data_dir: Path, report: Report) -> None:
+    console.rule("(e) rebuild of every view against the raw read, fresh process each")
+    raws, rebuilds = [], []
+    for i in range(args.repeats):
+        raws.append(fresh.run("raw", data_dir))
+        rebuilds.append(fresh.run("rebuild", data_dir))
+        r, b = raws[-1], rebuilds[-1]
+        console.print(
+            f"repeat {i + 1}/{args.repeats}: raw {r.rate:,.0f}/s ({r.peak_rss_mb:,.0f} MiB), "
+            f"rebuild {b.rate:,.0f}/s in {b.seconds:.0f} s ({b.peak_rss_mb:,.0f} MiB)"
+        )
+    report.rates += [
+        Rate("raw read + decode (fresh process)", "events/s", [r.rate for r in raws]),
+        Rate("runner.rebuild() (fresh process)", "events/s", [b.rate for b in rebuilds]),
+    ]
+    ratios = [b.rate / r.rate for b, r in zip(rebuilds, raws, strict=True)]
+    report.ratios += [
+        Ratio("rebuild / raw read", ratios, 0.5, "median of the per-repeat ratios"),
+        Ratio(
+            "rebuild peak RSS (MiB)",
+            [b.peak_rss_mb for b in rebuilds],
+            500,
+            "VmHWM of the rebuild process",
+            at_most=True,
+        ),
+    ]
+    report.checks["rebuild"] = {
+        "events": rebuilds[0].events,
+        "raw_seconds": [round(r.seconds, 1) for r in raws],
+        "rebuild_seconds": [round(b.seconds, 1) for b in rebuilds],
+        "raw_peak_rss_mb": [round(r.peak_rss_mb) for r in raws],
+    }
+
+
+def _latency_figure(
+    args: argparse.Namespace, small: tuple[Path, Manifest], big: tuple[Path, Manifest],
+    tmp: Path, report: Report,
+) -> None:  # fmt: skip
+    console.rule(f"(f) view GETs: {small[1].events:,} vs {big[1].events:,} events")
+    times = latency.measure(
+        tmp,
+        [("small", *small), ("big", *big)],
+        requests=args.requests,
+        warmup=args.warmup_requests,
+        teams=args.latency_teams,
+        say=console.print,
+    )
+    errors = [e for t in times for e in t.errors]
+    teams = [len(small[1].teams), len(big[1].teams)]
+    for name, _ in latency.ENDPOINTS:
+        lats = [Latency(name, f"{t.events:,}", t.times_ms.get(name, [0.0, 0.0])) for t in times]
+        report.latencies += lats
+        p99 = [lat.summary()["p99_ms"] for lat in lats]
+        ratio = p99[1] / p99[0] if p99[0] else float("inf")
+        report.ratios.append(Ratio(f"p99 {name}: big / small", [ratio], 1.5, at_most=True))
+    report.checks["latency"] = {
+        "errors": len(errors),
+        "error_samples": errors[:10],
+        "teams_read": {
+            t.name: min(args.latency_teams, n) for t, n in zip(times, teams, strict=True)
+        },
+        "server_rss_mb": {t.name: round(t.rss_mb) for t in times},
+    }
+
+
+def _checkin_figure(args: argparse.Namespace, small_dir: Path, tmp: Path, report: Report) -> None:
+    console.rule("(g) POST /v1/teams/{id}/check-ins against a bare FastAPI POST")
+    run = checkin_rate.measure(
+        tmp,
+        small_dir,
+        rounds=args.rounds,
+        seconds=args.seconds,
+        warmup=args.warmup,
+        connections=args.connections,
+        say=console.print,
+    )
+    bare, keel = [r.rate for r in run.bare], [r.rate for r in run.keel]
+    report.rates += [
+        Rate("bare FastAPI check-in POST", "requests/s", bare),
+        Rate("Keel POST /v1/teams/{id}/check-ins", "requests/s", keel),
+    ]
+    report.ratios.append(
+        Ratio(
+            "Keel check-in POST / bare POST",
+            [k / b for k, b in zip(keel, bare, strict=True)],
+            0.6,
+            "median of the per-round ratios; each Keel round includes its view catch-up",
+        )
+    )
+    report.checks["checkin_http"] = {
+        "errors": run.errors,
+        "statuses_bare": _statuses(run.bare),
+        "statuses_keel": _statuses(run.keel),
+        "error_samples": [s for r in run.bare + run.keel for s in r.samples][:10],
+        "keel_catch_up_seconds": run.catch_up_seconds,
+        "body_bytes": run.body_bytes,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    report = Report(settings=vars(args))
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def timed(name: str, since: float) -> float:
+        timings[name] = round(time.perf_counter() - since, 1)
+        return time.perf_counter()
+
+    small = _log(args.small_events, args.seed, report, "small")
+    big = _log(args.events, args.seed, report, "big")
+    mark = timed("d_logs", started)
+    with tempfile.TemporaryDirectory(prefix="keel-bench-wl-") as name:
+        tmp = Path(name)
+        if "e" in args.only:
+            _rebuild_figure(args, big[0], report)
+            mark = timed("e_rebuild", mark)
+        if "f" in args.only:
+            _latency_figure(args, small, big, tmp, report)
+            mark = timed("f_latency", mark)
+        if "g" in args.only:
+            _checkin_figure(args, small[0], tmp, report)
+            mark = timed("g_checkin", mark)
+    report.checks["seconds"] = {**timings, "total": round(time.perf_counter() - started, 1)}
+    console.rule("results")
+    report.print(console)
+    console.print(f"seconds per part: {report.checks['seconds']}")
+    console.print(f"written to {report.write(WORK_LIFE_RESULTS)}")
+    errors = report.checks.get("checkin_http", {}).get("errors", 0)
+    errors += report.checks.get("latency", {}).get("errors", 0)
+    if errors:
+        console.print(f"[red]{errors} HTTP requests failed: the figures are suspect[/]")
+    return 0 if (report.passed and not errors) or not args.strict else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
