@@ -7,6 +7,7 @@ On SQLite there is no subscription, so it polls; a save in the same process nudg
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -135,9 +136,17 @@ class Runner:
             view.store.reset(self.app.name)
             view.store.drop_indexes()
             self._positions[view.name] = 0
+        # A rebuild keeps a page of events and rows alive at a time, which sets off the
+        # cyclic garbage collector over and over, though folds make no reference
+        # cycles: refcounting frees everything. Pausing it makes a rebuild ~15% faster;
+        # peak memory is unchanged (see bench/README.md).
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             self.catch_up(progress)
         finally:
+            if collecting:
+                gc.enable()
             for view in self.views:
                 view.store.create_indexes()
 
