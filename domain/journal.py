@@ -89,6 +89,20 @@ def _note(note: str | None) -> str | None:
     return (note or "").strip() or None
 
 
+def _entry(report: CheckIn, *, wins: list[Item], blockers: list[Item]) -> dict[str, Any]:
+    """The fields a check-in and its correction share, cleaned; wins and blockers come
+    with their ids, which a check-in makes and a correction partly reuses."""
+    return {
+        "mood": report.mood,
+        "progress": [t.strip() for t in report.progress],
+        "setbacks": [t.strip() for t in report.setbacks],
+        "wins": wins,
+        "blockers": blockers,
+        "private_note": _note(report.private_note),
+        "occurred_on": report.day,
+    }
+
+
 class Journal(Aggregate):
     class JournalOpened(Aggregate.Created):
         member_id: UUID
@@ -96,8 +110,9 @@ class Journal(Aggregate):
         actor: str
         occurred_on: date
 
-    # The day a check-in describes is its business date, `occurred_on`.
-    class CheckedIn(BusinessEvent):
+    class EntryRecorded(BusinessEvent):
+        """What a day's entry holds; the day is the business date, `occurred_on`."""
+
         mood: int
         progress: list[str]
         setbacks: list[str]
@@ -105,13 +120,10 @@ class Journal(Aggregate):
         blockers: list[Item]
         private_note: str | None
 
-    class CheckInCorrected(BusinessEvent):
-        mood: int
-        progress: list[str]
-        setbacks: list[str]
-        wins: list[Item]
-        blockers: list[Item]
-        private_note: str | None
+    class CheckedIn(EntryRecorded):
+        pass
+
+    class CheckInCorrected(EntryRecorded):
         withdrawn_win_ids: list[str]
         withdrawn_blocker_ids: list[str]
 
@@ -160,14 +172,8 @@ class Journal(Aggregate):
                 "send a correction instead"
             )
         self._checked_in(
-            mood=report.mood,
-            progress=[t.strip() for t in report.progress],
-            setbacks=[t.strip() for t in report.setbacks],
-            wins=_items(report.wins),
-            blockers=_items(report.blockers),
-            private_note=_note(report.private_note),
+            **_entry(report, wins=_items(report.wins), blockers=_items(report.blockers)),
             actor=actor,
-            occurred_on=report.day,
         )
         return self.entries[report.day]
 
@@ -195,16 +201,10 @@ class Journal(Aggregate):
         blockers = _items(report.blockers, previous.blockers)
         kept = {i["id"] for i in wins + blockers}
         self._corrected(
-            mood=report.mood,
-            progress=[t.strip() for t in report.progress],
-            setbacks=[t.strip() for t in report.setbacks],
-            wins=wins,
-            blockers=blockers,
-            private_note=_note(report.private_note),
+            **_entry(report, wins=wins, blockers=blockers),
             withdrawn_win_ids=[w["id"] for w in previous.wins if w["id"] not in kept],
             withdrawn_blocker_ids=[b["id"] for b in previous.blockers if b["id"] not in kept],
             actor=actor,
-            occurred_on=report.day,
         )
         return self.entries[report.day]
 

@@ -61,7 +61,7 @@ RECOGNITIONS = Table(
 )
 
 
-def _entry(event: Journal.CheckedIn | Journal.CheckInCorrected) -> list[RowOp]:
+def _entry(event: Journal.EntryRecorded) -> list[RowOp]:
     """The rows of one day's entry; a correction's rows replace the original's."""
     journal_id, day = str(event.originator_id), event.occurred_on.isoformat()
     counts = {

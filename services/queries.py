@@ -10,9 +10,10 @@ from uuid import UUID
 from domain.errors import InvalidCommand
 from projections.churn import AuditEntry, ChurnThresholds, TeamChurn, team_churn
 from services.errors import ViewNotCaughtUp
+from services.keel import Keel
 from services.views import ViewStore
 
-APPLICATION = "Keel"
+APPLICATION = Keel.name
 
 
 def wait_for(

@@ -68,7 +68,6 @@ class Runner:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self.error: BaseException | None = None
         self.failures: dict[str, str] = {}
 
     # --- positions -------------------------------------------------------------------
@@ -172,7 +171,6 @@ class Runner:
             try:
                 while self.process_page() and not self._stopping.is_set():
                     pass
-            except Exception as error:  # keep following: a database blip must not stop views
-                self.error = error
+            except Exception:  # keep following: a database blip must not stop the views
                 log.exception("runner failed to process a page; retrying")
             self._wake.wait(self.poll_interval)

@@ -28,11 +28,13 @@ from services.http.schemas import (
     SuccessIn,
 )
 from services.http.teams import created
-from services.keel import Recorded
+from services.keel import Keel, Recorded
 
 router = APIRouter(tags=["inner work life"])
 
-Day = Annotated[date | None, Query()]
+# The date window of a view: ?from=&to= (inclusive).
+From = Annotated[date | None, Query(alias="from")]
+To = Annotated[date | None, Query()]
 
 
 def _check_in_out(
@@ -103,7 +105,8 @@ def clear_blocker(
     member = work_life.member_of_blocker(store, blocker)
     if member is None:
         # It may have been reported a moment ago: let the view catch up once.
-        store.wait_until("Keel", container.keel.head(), container.settings.wait_for_timeout_seconds)
+        timeout = container.settings.wait_for_timeout_seconds
+        store.wait_until(Keel.name, container.keel.head(), timeout)
         member = work_life.member_of_blocker(store, blocker)
     if member is None:
         raise NotFound("blocker", blocker)
@@ -195,8 +198,8 @@ def morale(
     team_id: str,
     container: ContainerDep,
     granularity: Literal["day", "week"] = "week",
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: Day = None,
+    from_: From = None,
+    to: To = None,
     wait_for: WaitFor = None,
     actor: Actor = "anonymous",
 ) -> dict[str, Any]:
@@ -217,8 +220,8 @@ def morale(
 def progress(
     team_id: str,
     container: ContainerDep,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: Day = None,
+    from_: From = None,
+    to: To = None,
     wait_for: WaitFor = None,
     actor: Actor = "anonymous",
 ) -> dict[str, Any]:
@@ -261,8 +264,8 @@ def recognition(
 def participation(
     team_id: str,
     container: ContainerDep,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: Day = None,
+    from_: From = None,
+    to: To = None,
     wait_for: WaitFor = None,
     actor: Actor = "anonymous",
 ) -> dict[str, Any]:
