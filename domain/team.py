@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.alert import check_parameters, parse_rule
 from domain.calendar import BusinessEvent, check_occurred_on, check_reason, parse_choice
 from domain.errors import Conflict, InvalidCommand
 
@@ -69,6 +70,12 @@ class Team(Aggregate):
     class MinimumGroupSet(BusinessEvent):
         min_group: int
 
+    class AlertRuleTuned(BusinessEvent):
+        """This team's own parameters for one alert rule (see domain/alert.py)."""
+
+        rule: str
+        parameters: dict[str, float]
+
     class PersonalDataErased(BusinessEvent):
         """The member's key was deleted: what they wrote can no longer be read."""
 
@@ -90,6 +97,8 @@ class Team(Aggregate):
         self.members: dict[UUID, Member] = {}
         # None: the installation's default applies (the `min_group` setting).
         self.min_group: int | None = None
+        # rule -> parameter -> value; what is not here comes from the settings.
+        self.alert_rules: dict[str, dict[str, float]] = {}
 
     def member(self, member_id: UUID) -> Member:
         try:
@@ -169,6 +178,29 @@ class Team(Aggregate):
     @event(MinimumGroupSet)
     def _minimum_group_set(self, *, min_group: int, actor: str, occurred_on: date) -> None:
         self.min_group = min_group
+
+    def tune_alert_rule(
+        self, *, rule: str, parameters: dict[str, float], actor: str, occurred_on: date
+    ) -> None:
+        """Replace this team's overrides of one rule's parameters ({} restores the
+        installation's defaults)."""
+        checked_rule = parse_rule(rule)
+        checked = check_parameters(checked_rule, parameters)
+        check_occurred_on(occurred_on, not_before=self.formed_on)
+        if checked == self.alert_rules.get(checked_rule.value, {}):
+            raise InvalidCommand("parameters", f"{rule} already has these parameters")
+        self._alert_rule_tuned(
+            rule=checked_rule.value, parameters=checked, actor=actor, occurred_on=occurred_on
+        )
+
+    @event(AlertRuleTuned)
+    def _alert_rule_tuned(
+        self, *, rule: str, parameters: dict[str, float], actor: str, occurred_on: date
+    ) -> None:
+        if parameters:
+            self.alert_rules[rule] = dict(parameters)
+        else:
+            self.alert_rules.pop(rule, None)
 
     def record_erasure(self, *, member_id: UUID, actor: str, occurred_on: date) -> None:
         member = self.member(member_id)

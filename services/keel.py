@@ -241,6 +241,24 @@ class Keel(Application[UUID]):
             lambda t: t.set_min_group(min_group=min_group, actor=actor, occurred_on=occurred_on),
         )
 
+    def tune_alert_rule(
+        self,
+        team_id: UUID,
+        *,
+        rule: str,
+        parameters: dict[str, float],
+        actor: str,
+        occurred_on: date,
+        expected_version: int | None = None,
+    ) -> Recorded:
+        return self._apply(
+            self.team(team_id),
+            expected_version,
+            lambda t: t.tune_alert_rule(
+                rule=rule, parameters=parameters, actor=actor, occurred_on=occurred_on
+            ),
+        )
+
     def check_in(
         self, team_id: UUID, member_id: UUID, report: CheckIn, *, actor: str
     ) -> tuple[Recorded, Entry]:

@@ -45,6 +45,23 @@ class Settings(BaseSettings):
     team_churn_threshold: int = Field(3, ge=1)
     team_churn_window_days: int = Field(90, ge=1)
 
+    # Alerts (see domain/alert.py for each rule's parameters and defaults).
+    run_alerts: bool = True
+    # Installation-wide overrides of rule parameters, as JSON:
+    # KEEL_ALERT_RULES='{"morale_drop": {"ewma_l": 2.8}}'. Teams override these in turn.
+    alert_rules: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    # NATS JetStream. Unset: embedded mode, no publishing; alerts still work.
+    nats_url: str | None = None
+    # Stream names and the subject prefix are settings so tests can use their own.
+    nats_alerts_stream: str = "KEEL_ALERTS"
+    nats_events_stream: str = "KEEL_EVENTS"
+    nats_subject_prefix: str = "keel"
+    # Run the relay inside `keel serve` when nats_url is set; off when it runs as its
+    # own process (`keel relay`).
+    run_relay: bool = True
+    relay_poll_interval_seconds: float = Field(0.05, gt=0)
+
     def eventsourcing_env(self, name: str, synchronous: str | None = None) -> dict[str, str]:
         """The environment eventsourcing reads to build the recorder called `name`.
 
