@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -13,6 +14,17 @@ from domain.errors import InvalidCommand
 
 class Recognition(Aggregate):
     class RecognitionGiven(Aggregate.Created):
+        """Version 2 added `win_id`: a recognition may name the win it celebrates, so
+        the recognition view can list the wins nobody noticed. A version 1 recognition
+        was of the person, never of a win, so it reads as `win_id=None`."""
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # setdefault: events saved before class_version existed already hold win_id.
+            state.setdefault("win_id", None)
+
         team_id: UUID
         from_member_id: UUID
         to_member_id: UUID
