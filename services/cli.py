@@ -9,11 +9,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from services.bootstrap import bootstrap
+from services.cli_transfer import export_events, import_checkins, import_events
 from services.settings import Settings
 
 app = typer.Typer(help="Keel: goal churn and team morale from an immutable event log.")
 projections_app = typer.Typer(help="Inspect and rebuild the views.")
 app.add_typer(projections_app, name="projections")
+app.command("export")(export_events)
+app.command("import")(import_events)
+app.command("import-checkins")(import_checkins)
 console = Console()
 
 

@@ -535,6 +535,8 @@ def import_events(
     if progress is not None:
         progress("writing", len(importer.new))
     importer.write()
+    if progress is not None:
+        progress("written", len(importer.new))
     return ImportResult(count, len(importer.new), importer.skipped, keel.head())
 
 
