@@ -397,6 +397,7 @@ class StoreChanged(Exception):
 class _Aggregate:
     """What the store holds of one aggregate the file names."""
 
+    stored_version: int
     last_in_file: int
     stored: dict[int, StoredEvent]
 
@@ -429,7 +430,7 @@ class _Importer:
         stored_version = newest[0].originator_version if newest else 0
         stored = recorder.select_events(originator_id, gt=first - 1) if stored_version else []
         self.aggregates[originator_id] = _Aggregate(
-            first, {s.originator_version: s for s in stored}
+            stored_version, first, {s.originator_version: s for s in stored}
         )
         if first > stored_version + 1:
             held = f"up to version {stored_version}" if stored_version else "nothing"
@@ -469,19 +470,22 @@ class _Importer:
     def _erased_here(self) -> set[UUID]:
         """People whose key is gone although the store holds their journal: they were
         erased here, and an import must not make new texts of theirs readable."""
-        erased: set[UUID] = set()
+        owners = set()
         for incoming in self.new:
             spec = PERSONAL.get(type(incoming.event))
-            if spec is None:
-                continue
-            key_id = spec[0](incoming.event)
-            if key_id in erased or key_id in self.erased:
-                continue
-            if self.keel.vault.key(key_id, create=False) is None and (
-                self.keel.recorder.select_events(key_id, limit=1)
-            ):
-                erased.add(key_id)
-        return erased
+            if spec is not None:
+                owners.add(spec[0](incoming.event))
+        return {
+            key_id
+            for key_id in owners - self.erased
+            if self._stored_here(key_id) and self.keel.vault.key(key_id, create=False) is None
+        }
+
+    def _stored_here(self, originator_id: UUID) -> bool:
+        known = self.aggregates.get(originator_id)
+        if known is not None:
+            return known.stored_version > 0
+        return bool(self.keel.recorder.select_events(originator_id, limit=1))
 
     def write(self) -> None:
         keel = self.keel
