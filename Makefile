@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
+	@echo "To explore with a two-year demo story, run $(BIN)/keel demo (now, or in a second terminal)."
 	$(BIN)/keel serve
 
 lint: install

@@ -5,11 +5,20 @@ from __future__ import annotations
 import typer
 import uvicorn
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
+from domain import calendar
 from services.bootstrap import bootstrap
 from services.cli_transfer import export_events, import_checkins, import_events
+from services.demo import demo_teams, load_demo
 from services.settings import Settings
 
 app = typer.Typer(help="Keel: goal churn and team morale from an immutable event log.")
@@ -41,6 +50,36 @@ def serve(
         port=port or settings.port,
         log_level="info",
     )
+
+
+@app.command()
+def demo(
+    force: bool = typer.Option(False, "--force", help="Load another copy if one is there."),
+) -> None:
+    """Load a two-year story of two teams (ending today) to explore Keel with."""
+    container = bootstrap(Settings())
+    try:
+        already = {} if force else demo_teams(container.keel)
+        if already:
+            console.print(f"The demo is already loaded ({', '.join(already)}): nothing was added.")
+            console.print("`keel demo --force` loads another copy.")
+            return
+        columns = (TextColumn("loading the demo"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TextColumn("days"), TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("demo", total=None)
+            loaded = load_demo(
+                container.keel,
+                today=calendar.today(),
+                force=force,
+                on_day=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        container.close()
+    console.print(f"Loaded {loaded.events} events, {loaded.first_day} to {loaded.last_day}:")
+    for name, team_id in loaded.teams.items():
+        console.print(f"  {name}: {team_id}")
+    console.print("Managers see more: send `X-Keel-Actor: Kay` (Customer Success) or `Noor`.")
+    console.print("Serve it with `make run`, then: curl -s http://127.0.0.1:8000/v1/teams")
 
 
 @projections_app.command("status")
