@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     postgres_user: str = "postgres"
     postgres_password: str = ""
     postgres_db: str = "keel"
+    # Connections each recorder keeps open (it opens more, up to 10 above this, under
+    # load). One process has several recorders (the log, the alerts, each view), and
+    # PostgreSQL allows 100 connections by default.
+    postgres_pool_size: int = Field(2, ge=1)
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -91,4 +95,5 @@ class Settings(BaseSettings):
             "POSTGRES_PORT": str(self.postgres_port),
             "POSTGRES_USER": self.postgres_user,
             "POSTGRES_PASSWORD": self.postgres_password,
+            "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
         }
