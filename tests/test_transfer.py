@@ -537,3 +537,21 @@ def test_an_event_stored_with_other_data_is_refused(small: tuple[Keel, list[str]
     assert len(errors) == 1
     assert errors[0].startswith("line 5: ")
     assert errors[0].endswith("version 2 is already stored with another new, reason")
+
+
+@pytest.mark.postgres
+def test_an_export_moves_a_store_from_sqlite_to_postgresql(
+    sqlite_settings: Settings, postgres_settings: Settings
+) -> None:
+    source, target = bootstrap(sqlite_settings), bootstrap(postgres_settings)
+    try:
+        tell(source.keel)
+        lines = export(source.keel)
+
+        assert import_lines(target.keel, lines).added == len(lines)
+
+        assert aggregates(target.keel) == aggregates(source.keel)
+        assert views(target) == views(source)
+    finally:
+        source.close()
+        target.close()
