@@ -471,7 +471,9 @@ class AlertRules:
     def _check_wins(self, team: _Team, position: int, out: list[Decision]) -> None:
         p = self.params(team, Rule.UNRECOGNISED_WINS)
         grace, window = timedelta(days=p["grace_days"]), timedelta(days=p["window_days"])
-        newest = team.clock - grace  # wins whose grace has passed, reported in the window
+        # Wins whose grace is over (a recognition on the last day of grace still
+        # counts), reported within the window before that.
+        newest = team.clock - grace - timedelta(days=1)
         oldest = newest - window
         for win_id in [w for w, win in team.wins.items() if win.day <= oldest]:
             del team.wins[win_id]  # too old to count ever again
