@@ -52,7 +52,6 @@ from pydantic import (
     create_model,
 )
 
-from domain.alert import Alert
 from domain.goal import Goal
 from domain.journal import Journal
 from domain.recognition import Recognition
@@ -70,10 +69,11 @@ COLUMNS = (
     "recorded_at",
     "data",
 )
-AGGREGATES: tuple[type[Aggregate], ...] = (Team, Goal, Journal, Recognition, Alert)
+# The aggregates of the Keel application's log. Alerts live in a log of their own,
+# derived from this one: an alert evaluator raises them again in the new store.
+AGGREGATES: tuple[type[Aggregate], ...] = (Team, Goal, Journal, Recognition)
 # The state every event has, carried by the record's own keys rather than in `data`.
 _ENVELOPE_STATE = frozenset({"originator_id", "originator_version", "timestamp"})
-_BUSINESS_DAY = ("occurred_on", "raised_on")
 _PRIVATE = "private_note"
 Record = dict[str, Any]
 # "validated" n more lines; "writing" n events or rows; "written" n more of them.
@@ -100,7 +100,7 @@ def plain(value: Any) -> Any:
 
 
 def _business_day(state: dict[str, Any]) -> Any:
-    return next((state[k] for k in _BUSINESS_DAY if state.get(k) is not None), None)
+    return state.get("occurred_on")
 
 
 def to_record(
@@ -135,7 +135,7 @@ def export_records(
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[Record]:
     """The log up to its head as it is now, in order; with `team_id`, only the events
-    of that team, its goals, its members' journals, its recognitions and its alerts."""
+    of that team, its goals, its members' journals and its recognitions."""
     head = keel.head()
     # Telling whose an event is needs no personal text: read it sealed first.
     sealed = Mapper[UUID](keel.mapper.transcoder)

@@ -487,6 +487,8 @@ def test_every_bad_line_is_named_with_its_reason(small: tuple[Keel, list[str]]) 
         edited(lines[4], occurred_on="2020-01-01"),
         edited(lines[4], originator_version=7, data={"reason": "other"}),
         edited(lines[0], type="os:system", originator_id=str(uuid.uuid4())),
+        # Alerts have a log of their own; they do not belong in this one.
+        edited(lines[0], type="domain.alert:Alert.AlertRaised", originator_id=str(uuid.uuid4())),
     ]
     errors = refusal(keel, bad)
     assert errors[0].startswith("line 2: record: Invalid JSON")
@@ -501,7 +503,8 @@ def test_every_bad_line_is_named_with_its_reason(small: tuple[Keel, list[str]]) 
     assert errors[5] == "line 7: occurred_on: 2020-01-01 is not the event's day 2025-03-03"
     assert errors[6].startswith("line 8: originator_version: 7 does not follow 2")
     assert errors[7] == "line 9: type: unknown event type 'os:system'"
-    assert len(errors) == 8
+    assert errors[8] == "line 10: type: unknown event type 'domain.alert:Alert.AlertRaised'"
+    assert len(errors) == 9
 
 
 def test_versions_must_run_on_from_what_the_store_holds(small: tuple[Keel, list[str]]) -> None:
