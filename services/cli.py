@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
+
 import typer
 import uvicorn
 from rich.console import Console
@@ -19,6 +23,7 @@ from domain import calendar
 from services.bootstrap import bootstrap
 from services.cli_transfer import export_events, import_checkins, import_events
 from services.demo import demo_teams, load_demo
+from services.relay import run_relays
 from services.settings import Settings
 
 app = typer.Typer(help="Keel: goal churn and team morale from an immutable event log.")
@@ -50,6 +55,24 @@ def serve(
         port=port or settings.port,
         log_level="info",
     )
+
+
+@app.command()
+def relay(
+    every: float = typer.Option(10.0, help="Seconds between progress lines."),
+) -> None:
+    """Publish to NATS JetStream (KEEL_NATS_URL) as a process of its own, until
+    interrupted: Keel's events to KEEL_EVENTS, alerts to KEEL_ALERTS."""
+    settings = Settings()
+    if settings.nats_url is None:
+        console.print("KEEL_NATS_URL is not set: there is nowhere to publish")
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    console.print(f"relaying to {settings.nats_url} (store: {settings.store}); Ctrl-C stops")
+    run_relays(settings, stopping, logging.getLogger("keel.relay").info, every)
 
 
 @app.command()

@@ -44,6 +44,8 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck, StorageType
 
 from domain.alert import Alert
+from services.alerting import Alerts
+from services.keel import Keel
 from services.outbound import Outbound, alert_message, event_message
 from services.settings import Settings
 
@@ -217,6 +219,13 @@ class Relay:
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
+    def status(self) -> str:
+        line = (
+            f"{self.name}: position {self._position} of {self.head()}, "
+            f"{self.published} published, {self.duplicates} duplicates dropped"
+        )
+        return line + (f", failing: {self.last_error}" if self.last_error else "")
+
     # --- control, from any thread ------------------------------------------------------
 
     def start(self) -> None:
@@ -350,9 +359,21 @@ class Relay:
         except nats.js.errors.NotFoundError:
             return
         parsed = parse_msg_id((last.headers or {}).get(MSG_ID))
-        if parsed is not None and parsed[0] == self.application and parsed[1] > self._position:
-            log.info("relay %s: the stream already holds up to %s", self.name, parsed[1])
-            await self._record(parsed[1])
+        if parsed is None or parsed[0] != self.application or parsed[1] <= self._position:
+            return
+        head = await asyncio.to_thread(self.head)
+        if parsed[1] > head:
+            # Beyond this log's head: the stream was filled from another store (one that
+            # was wiped, say). Skipping would skip real events; publish as usual.
+            log.warning(
+                "relay %s: the stream's last message %s is beyond this log's head %s",
+                self.name,
+                parsed[1],
+                head,
+            )
+            return
+        log.info("relay %s: the stream already holds up to %s", self.name, parsed[1])
+        await self._record(parsed[1])
 
     async def _follow(self, js: JetStreamContext, wake: asyncio.Event, lost: asyncio.Event) -> None:
         while not self._stopping.is_set():
@@ -443,6 +464,9 @@ class Relays:
     def __iter__(self) -> Any:
         return iter(self.relays)
 
+    def status(self) -> list[str]:
+        return [relay.status() for relay in self.relays]
+
     def for_application(self, name: str) -> Relay:
         return next(relay for relay in self.relays if relay.application == name)
 
@@ -500,3 +524,36 @@ def open_relays(
     if alerts is not None:
         relays.append(alert_relay(settings, alerts, store))
     return Relays(relays, store)
+
+
+def start_relays(settings: Settings, keel: Keel, alerts: Alerts) -> Relays | None:
+    """The relays inside `keel serve`, when a NATS URL is set and `run_relay` is on;
+    saves in this process nudge them."""
+    if settings.nats_url is None or not settings.run_relay:
+        return None
+    relays = open_relays(settings, keel, alerts)
+    keel.on_recorded.append(relays.nudge)
+    alerts.on_recorded.append(relays.nudge)
+    relays.start()
+    return relays
+
+
+def run_relays(
+    settings: Settings, stopping: threading.Event, report: Callable[[str], None], every: float
+) -> None:
+    """`keel relay`: the relays as a process of their own, until `stopping` is set,
+    reporting each relay's progress every `every` seconds. They poll the logs."""
+    keel = Keel(env=settings.eventsourcing_env(Keel.name))
+    alerts = Alerts(env=settings.eventsourcing_env(Alerts.name))
+    relays = open_relays(settings, keel, alerts)
+    relays.start()
+    try:
+        while not stopping.wait(every):
+            for line in relays.status():
+                report(line)
+    finally:
+        relays.close()
+        for line in relays.status():
+            report(line)
+        alerts.close()
+        keel.close()

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import nats
+import nats.js.errors
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder
@@ -25,6 +29,7 @@ from domain.alert import Alert, Rule, Severity
 from domain.goal import ConcernKind
 from domain.journal import CheckIn
 from domain.team import DepartureReason
+from services.alerting import Alerts
 from services.keel import DateAsISO, Keel
 from services.relay import Relays, RelayStore, alert_relay, event_relay, open_relays
 from services.settings import Settings
@@ -246,10 +251,17 @@ def test_a_relay_that_lost_its_position_publishes_nothing_twice(
     assert ids == [f"Keel:{position}" for position in range(1, 22)]
 
 
-async def _publish_foreign(url: str, subject: str) -> None:
+async def _publish_foreign(
+    url: str, subject: str, msg_id: str = "Elsewhere:1", stream: Settings | None = None
+) -> None:
+    """Publish as another publisher would; with `stream`, create its events stream first."""
     nc = await nats.connect(url)
     try:
-        await nc.jetstream().publish(subject, b"{}", headers={"Nats-Msg-Id": "Elsewhere:1"})
+        js = nc.jetstream()
+        if stream is not None:
+            prefix = stream.nats_subject_prefix
+            await js.add_stream(name=stream.nats_events_stream, subjects=[f"{prefix}.events.>"])
+        await js.publish(subject, b"{}", headers={"Nats-Msg-Id": msg_id})
     finally:
         await nc.close()
 
@@ -279,6 +291,27 @@ def test_jetstream_drops_a_republished_message_by_its_id(
 
     ids = msg_ids(stream_messages(nats_url, nats_names.events_stream))
     assert ids == [f"Keel:{position}" for position in range(1, 11)] + ["Elsewhere:1"]
+
+
+def test_a_stream_filled_from_another_store_does_not_make_the_relay_skip(
+    sqlite_settings: Settings, nats_url: str, nats_names: NatsNames
+) -> None:
+    config = nats_names.settings(sqlite_settings, nats_url)
+    subject = f"{config.nats_subject_prefix}.events.team.team_formed"
+    asyncio.run(_publish_foreign(nats_url, subject, msg_id="Keel:50", stream=config))
+    keel = Keel(env=config.eventsourcing_env(Keel.name))
+    try:
+        for n in range(3):
+            keel.form_team(name=f"team {n}", manager="kay", actor="kay", occurred_on=DAY)
+        with running(open_relays(config, keel)) as relays:
+            relay = relays.for_application("Keel")
+            assert relay.wait_until(3, WAIT)
+            assert relay.published == 3
+    finally:
+        keel.close()
+
+    ids = msg_ids(stream_messages(nats_url, nats_names.events_stream))
+    assert ids == ["Keel:50", "Keel:1", "Keel:2", "Keel:3"]
 
 
 # --- the alerts stream -------------------------------------------------------------------
@@ -432,3 +465,79 @@ def test_the_relays_position_survives_a_restart(
             store.close()
     finally:
         keel.close()
+
+
+# --- in the API process, and as a process of its own --------------------------------------
+
+
+def wait_for_messages(url: str, stream: str, count: int) -> list[RawStreamMsg]:
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            messages = stream_messages(url, stream)
+        except nats.js.errors.NotFoundError:
+            messages = []
+        if len(messages) >= count or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_keel_relay_runs_as_a_process_of_its_own(
+    tmp_path: Path, nats_url: str, nats_names: NatsNames
+) -> None:
+    data_dir = tmp_path / "var"
+    config = nats_names.settings(Settings(store="sqlite", data_dir=data_dir), nats_url)
+    env = {
+        **os.environ,
+        "KEEL_STORE": "sqlite",
+        "KEEL_DATA_DIR": str(data_dir),
+        "KEEL_NATS_URL": nats_url,
+        "KEEL_NATS_EVENTS_STREAM": nats_names.events_stream,
+        "KEEL_NATS_ALERTS_STREAM": nats_names.alerts_stream,
+        "KEEL_NATS_SUBJECT_PREFIX": nats_names.prefix,
+        "PYTHONUNBUFFERED": "1",
+    }
+    keel = Keel(env=config.eventsourcing_env(Keel.name))
+    alerts = Alerts(env=config.eventsourcing_env(Alerts.name))
+    log_path = tmp_path / "relay.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("keel")), "relay", "--every", "0.5"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        team = keel.form_team(name=text("team"), manager="kay", actor="kay", occurred_on=DAY)
+        alert = Alert.raise_(
+            team_id=team.id,
+            rule=Rule.TARGET_CHURN,
+            severity=Severity.WARNING,
+            subject_id=None,
+            episode=team.position,
+            numbers={"team_changes": 3},
+            evidence=[],
+            raised_on=DAY,
+        )
+        alerts.save(alert)
+
+        events = wait_for_messages(nats_url, nats_names.events_stream, 1)
+        raised = wait_for_messages(nats_url, nats_names.alerts_stream, 1)
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=WAIT) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=WAIT)
+        alerts.close()
+        keel.close()
+
+    output = log_path.read_text()
+    assert msg_ids(events) == ["Keel:1"], output
+    assert msg_ids(raised) == ["Alerts:1"], output
+    assert raised[0].subject == f"{nats_names.prefix}.alerts.{team.id}.target_churn"
+    assert "Keel -> " in output
+    assert "position 1 of 1" in output
