@@ -408,7 +408,6 @@ class _Importer:
         self.aggregates: dict[UUID, _Aggregate] = {}
         self.new: list[_Incoming] = []
         self.skipped = 0
-        self.erased: set[UUID] = set()  # key ids of people erased in the file
 
     def follow(self, originator_id: UUID, version: int) -> None:
         """Versions run on without a gap from what the store holds, then line by line.
@@ -441,8 +440,6 @@ class _Importer:
 
     def check(self, incoming: _Incoming) -> None:
         event = incoming.event
-        if isinstance(event, Journal.PersonalDataErased):
-            self.erased.add(event.originator_id)
         stored = self.aggregates[event.originator_id].stored.pop(event.originator_version, None)
         if stored is None:
             self.new.append(incoming)
@@ -477,7 +474,7 @@ class _Importer:
                 owners.add(spec[0](incoming.event))
         return {
             key_id
-            for key_id in owners - self.erased
+            for key_id in owners
             if self._stored_here(key_id) and self.keel.vault.key(key_id, create=False) is None
         }
 
@@ -489,7 +486,9 @@ class _Importer:
 
     def write(self) -> None:
         keel = self.keel
-        forget = self.erased | self._erased_here()
+        # An erased person's texts are "[erased]" in the file and are sealed like any
+        # other; what they wrote after their erasure stays readable, as it was.
+        forget = self._erased_here()
         stored = [keel.mapper.to_stored_event(i.event) for i in self.new]
         if stored:
             try:
@@ -499,8 +498,8 @@ class _Importer:
                     "another writer changed the same aggregates during the import; "
                     "nothing was written: run the import again"
                 ) from None
-        # Sealing gave erased people a key again: delete it, so their texts read
-        # "[erased]" here too.
+        # Sealing gave people erased here a key again: delete it, so that what the file
+        # brings of theirs cannot be read here either.
         for key_id in forget:
             keel.vault.forget(key_id)
         if stored:

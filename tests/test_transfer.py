@@ -19,6 +19,7 @@ import pytest
 
 from domain.goal import ConcernKind, Goal
 from domain.journal import CheckIn, Journal
+from domain.recognition import Recognition
 from domain.team import ERASED, DepartureReason
 from services.bootstrap import Container, bootstrap
 from services.keel import Keel
@@ -172,6 +173,8 @@ def tell(keel: Keel) -> Story:
         occurred_on=date(2025, 3, 6),
     )
     keel.erase_member(ana, actor="ana", occurred_on=date(2025, 3, 7))
+    # What Ana writes after her erasure is readable again, under a new key.
+    keel.check_in(team.id, ana, CheckIn(date(2025, 3, 10), 4, progress=["back"]), actor="ana")
     return Story(team.id, other.id, sandra, lee, ana, goal)
 
 
@@ -270,14 +273,14 @@ def test_an_export_imported_into_an_empty_store_gives_the_same_aggregates_and_vi
     assert b"Great save!" not in raw
     assert b"Great save!" in "".join(lines).encode()
     assert target.keel.journal(story.lee).success == "Fewer escalations"
-    # The erased member stays erased: their texts were exported as "[erased]", and the
-    # new store holds no key for them either.
+    # The erased member's texts were exported as "[erased]" and read so here; what
+    # she wrote after her erasure reads as it does in the source.
     entries = target.keel.journal(story.ana).entries
     assert (entries[MONDAY].progress, entries[date(2025, 3, 4)].private_note) == (
         [ERASED, ERASED],
         ERASED,
     )
-    assert target.keel.vault.key(Journal.id_for(story.ana), create=False) is None
+    assert entries[date(2025, 3, 10)].progress == ["back"]
 
 
 def test_a_second_import_adds_nothing(source: tuple[Container, Story], target: Container) -> None:
@@ -384,6 +387,7 @@ def test_a_record_holds_type_version_ids_days_and_data(source: tuple[Container, 
         "2025-03-03",
         "2025-03-04",
         "2025-03-05",
+        "2025-03-10",
     }
     assert [r["position"] for r in records] == list(range(1, len(records) + 1))
 
@@ -555,6 +559,45 @@ def test_an_export_moves_a_store_from_sqlite_to_postgresql(
 
         assert aggregates(target.keel) == aggregates(source.keel)
         assert views(target) == views(source)
+    finally:
+        source.close()
+        target.close()
+
+
+def test_what_a_file_brings_for_someone_erased_here_cannot_be_read(
+    sqlite_settings: Settings,
+) -> None:
+    """Sam is erased in the target after a first import; a later export of the source
+    brings a recognition of Sam. Its message is sealed under a key that is then deleted."""
+    source = Keel(env=sqlite_settings.eventsourcing_env(Keel.name))
+    elsewhere = sqlite_settings.model_copy(update={"data_dir": sqlite_settings.data_dir / "b"})
+    target = Keel(env=elsewhere.eventsourcing_env(Keel.name))
+    try:
+        team = source.form_team(name="T", manager="kay", actor="kay", occurred_on=MONDAY)
+        lee, sam = (
+            source.add_member(team.id, name=n, role=None, actor="kay", occurred_on=MONDAY).id
+            for n in ("Lee", "Sam")
+        )
+        import_lines(target, export(source))
+        target.erase_member(sam, actor="sam", occurred_on=MONDAY)
+        recognition = source.recognise(
+            from_member_id=lee,
+            to_member_id=sam,
+            win_id=None,
+            message="Great work",
+            actor=str(lee),
+            occurred_on=MONDAY,
+        )
+
+        result = import_lines(target, export(source))
+
+        assert result.added == 1  # the recognition; the rest is already there
+        given: object = target.repository.get(recognition.id)
+        assert isinstance(given, Recognition)
+        assert given.message == ERASED
+        assert target.vault.key(Journal.id_for(sam), create=False) is None
+        assert target.team(team.id).members[sam].name == ERASED
+        assert target.team(team.id).members[lee].name == "Lee"
     finally:
         source.close()
         target.close()
