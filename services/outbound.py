@@ -286,7 +286,12 @@ class ClearedReason(StrEnum):
 
 
 def alert_links(team_id: str, alert_id: str) -> dict[str, str]:
-    return {"team_alerts": f"/v1/teams/{team_id}/alerts", "alert": f"/v1/alerts/{alert_id}"}
+    """Where the team's alerts are listed, and where its manager acts on this one."""
+    return {
+        "team_alerts": f"/v1/teams/{team_id}/alerts",
+        "acknowledgement": f"/v1/alerts/{alert_id}/acknowledgement",
+        "resolution": f"/v1/alerts/{alert_id}/resolution",
+    }
 
 
 def alert_message(

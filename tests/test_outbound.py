@@ -310,7 +310,11 @@ def test_a_departure_carries_its_reason_code_but_not_its_note() -> None:
 def test_alert_messages_name_team_and_rule_in_the_subject_and_link_to_the_api() -> None:
     raised, acknowledged, cleared = alert_scenario()
     the_id = str(alert_id(TEAM_ID, Rule.SETBACK_STREAK, raised.subject_id, 41))
-    links = {"team_alerts": f"/v1/teams/{TEAM_ID}/alerts", "alert": f"/v1/alerts/{the_id}"}
+    links = {
+        "team_alerts": f"/v1/teams/{TEAM_ID}/alerts",
+        "acknowledgement": f"/v1/alerts/{the_id}/acknowledgement",
+        "resolution": f"/v1/alerts/{the_id}/resolution",
+    }
 
     first = alert_message(raised, raised, 5, PREFIX)
     ack = alert_message(acknowledged, raised, 6, PREFIX)
