@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from statistics import fmean, median
+from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import Mapper
 from typer.testing import CliRunner
 
+from domain.alert import Rule
 from domain.goal import Goal, GoalState
 from domain.team import DepartureReason, Member, Team
 from projections.blockers import working_days_between
@@ -310,3 +313,28 @@ def test_blockers_wait_for_weeks_then_for_days(demo: Demo) -> None:
     assert stuck
     assert stuck[0].age_working_days == working_days_between(stuck[0].day, DAY) > 5
     assert all(b.cleared_by == "Noor" and b.working_days_open <= 3 for b in cleared)
+
+
+def test_the_story_trips_every_alert_rule_and_recovers(demo: Demo) -> None:
+    # The rules are being written beside the story; until they land, this waits.
+    alert_rules = pytest.importorskip("projections.alert_rules")
+    rules = alert_rules.AlertRules(
+        alert_rules.Parameters(), min_group=demo.container.settings.min_group
+    )
+    # Like the alert process, the rules read events with their personal text sealed.
+    mapper: Mapper[UUID] = Mapper(demo.keel.mapper.transcoder)
+    decisions: list[Any] = []
+    position = 0
+    while page := demo.keel.recorder.select_notifications(position + 1, 1000):
+        decisions += rules.observe_all((mapper.to_domain_event(n), n.id) for n in page)
+        position = page[-1].id
+
+    def rules_that(kind: Any, team_id: UUID) -> set[str]:
+        return {d.rule.value for d in decisions if isinstance(d, kind) and d.team_id == team_id}
+
+    every_rule = {rule.value for rule in Rule}
+    assert rules_that(alert_rules.Raise, demo.cs) == every_rule
+    assert rules_that(alert_rules.Clear, demo.cs) == every_rule
+    # The steady team: only the vendor's blocker, still open today.
+    assert rules_that(alert_rules.Raise, demo.onboarding) == {"blocker_aging"}
+    assert rules_that(alert_rules.Clear, demo.onboarding) == set()
