@@ -222,6 +222,10 @@ class AlertRules:
         team = self._advanced(event.originator_id, event.occurred_on, position, out)
         if team is not None and event.member_id in team.members:
             team.members[event.member_id] = (team.members[event.member_id][0], event.occurred_on)
+            # A streak of someone who has left is nobody's to act on any more.
+            streak = team.streak_alerts.pop(event.member_id, None)
+            if streak is not None:
+                out.append(Clear(streak, team.id, Rule.SETBACK_STREAK, event.occurred_on))
 
     @_observe.register
     def _(self, event: Team.MinimumGroupSet, position: int, out: list[Decision]) -> None:

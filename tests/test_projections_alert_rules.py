@@ -14,7 +14,7 @@ from domain.alert import Rule, Severity, alert_id
 from domain.goal import Goal
 from domain.journal import CheckIn, Journal
 from domain.recognition import Recognition
-from domain.team import Team
+from domain.team import DepartureReason, Team
 from projections.alert_rules import AlertRules, Clear, Decision, Parameters, Raise
 
 START = date(2025, 1, 6)  # a Monday
@@ -386,3 +386,23 @@ def test_a_silent_week_counts_as_zero() -> None:
     [drop] = raised(story.decisions(), Rule.PARTICIPATION_DROP)
     assert drop.numbers["week_rate"] == 0.0
     assert drop.raised_on == START + timedelta(weeks=4, days=6)
+
+
+def test_a_departure_clears_the_members_streak() -> None:
+    story = Story()
+    member = story.member_ids[0]
+    for offset in range(3):
+        story.day(START + timedelta(days=offset), [3], progress=0, setbacks=1)
+    story.team.record_departure(
+        member_id=member,
+        reason=DepartureReason.DISMISSED,
+        note=None,
+        actor="Mia",
+        occurred_on=START + timedelta(days=3),
+    )
+    story.record(story.team)
+    decisions = story.decisions()
+    [streak] = raised(decisions, Rule.SETBACK_STREAK)
+    [done] = cleared(decisions, Rule.SETBACK_STREAK)
+    assert done.alert_id == streak.alert_id
+    assert done.occurred_on == START + timedelta(days=3)
