@@ -21,6 +21,7 @@ from rich.table import Table
 
 from domain import calendar
 from services.bootstrap import bootstrap
+from services.cli_alerts import alerts_app
 from services.cli_transfer import export_events, import_checkins, import_events
 from services.demo import demo_teams, load_demo
 from services.relay import run_relays
@@ -29,6 +30,7 @@ from services.settings import Settings
 app = typer.Typer(help="Keel: goal churn and team morale from an immutable event log.")
 projections_app = typer.Typer(help="Inspect and rebuild the views.")
 app.add_typer(projections_app, name="projections")
+app.add_typer(alerts_app, name="alerts")
 app.command("export")(export_events)
 app.command("import")(import_events)
 app.command("import-checkins")(import_checkins)

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.bootstrap import Container, bootstrap
 from services.http import goals, problems, teams, work_life
+from services.http.alerts import router as alerts_router
 from services.http.deps import ContainerDep
 from services.http.transfer import router as export_router
 from services.settings import Settings
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(goals.router)
     app.include_router(work_life.router)
     app.include_router(export_router)
+    app.include_router(alerts_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
