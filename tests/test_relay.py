@@ -11,11 +11,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 import nats
@@ -34,6 +34,9 @@ from services.keel import DateAsISO, Keel
 from services.relay import Relays, RelayStore, alert_relay, event_relay, open_relays
 from services.settings import Settings
 from tests.conftest import NatsNames, NatsServer
+
+if TYPE_CHECKING:  # imported at run time by conftest, which silences its warning
+    from fastapi.testclient import TestClient
 
 MARK = "Zq7"  # in every text of the scenarios: found in a message, it is a leak
 DAY = date(2026, 1, 5)
@@ -468,6 +471,34 @@ def test_the_relays_position_survives_a_restart(
 
 
 # --- in the API process, and as a process of its own --------------------------------------
+
+
+def test_the_api_relays_in_process_when_a_nats_url_is_set(
+    sqlite_settings: Settings,
+    client_for: Callable[[Settings], TestClient],
+    nats_url: str,
+    nats_names: NatsNames,
+) -> None:
+    client = client_for(nats_names.settings(sqlite_settings, nats_url))
+    answer = client.post(
+        "/v1/teams", json={"name": text("team"), "manager": "kay"}, headers={"X-Keel-Actor": "kay"}
+    )
+    assert answer.status_code == 201, answer.text
+    relays = client.app.state.relays  # type: ignore[attr-defined]
+    assert relays.for_application("Keel").wait_until(answer.json()["position"], WAIT)
+
+    messages = stream_messages(nats_url, nats_names.events_stream)
+
+    assert [m.subject for m in messages] == [f"{nats_names.prefix}.events.team.team_formed"]
+    assert payload(messages[0])["aggregate_id"] == answer.json()["id"]
+
+
+def test_embedded_mode_serves_without_nats_and_runs_no_relay(client: TestClient) -> None:
+    answer = client.post(
+        "/v1/teams", json={"name": "T", "manager": "kay"}, headers={"X-Keel-Actor": "kay"}
+    )
+    assert answer.status_code == 201
+    assert client.app.state.relays is None  # type: ignore[attr-defined]
 
 
 def wait_for_messages(url: str, stream: str, count: int) -> list[RawStreamMsg]:

@@ -16,6 +16,7 @@ from services.http import goals, problems, teams, work_life
 from services.http.alerts import router as alerts_router
 from services.http.deps import ContainerDep
 from services.http.transfer import router as export_router
+from services.relay import start_relays
 from services.settings import Settings
 
 _BODY_METHODS = {b"POST", b"PUT", b"PATCH"}
@@ -52,9 +53,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.state.container = built
         if owned and built.settings.run_projections:
             built.runner.start()
+        relays = start_relays(built.settings, built.keel, built.alerts) if owned else None
+        app.state.relays = relays
         try:
             yield
         finally:
+            if relays is not None:
+                relays.close()
             if owned:
                 built.close()
 
