@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from projections.alert_rules import AlertRules, Parameters
+from projections.alerts import AlertsView
 from projections.churn import ChurnThresholds
 from projections.goal_audit import GoalAudit
 from projections.team_directory import TeamDirectory
+from projections.timeline import TeamHistory
 from projections.work_life import WorkLife
 from services import queries
+from services.alerting import AlertProcess, Alerts
 from services.keel import Keel
 from services.runner import Runner, View
 from services.settings import Settings
@@ -23,6 +27,14 @@ class Container:
     goal_audit: ViewStore
     team_directory: ViewStore
     work_life: ViewStore
+    alerts: Alerts
+    # Follows Keel's log and records alerts in `alerts`.
+    alert_process: AlertProcess
+    # Follows the Alerts log into the alerts view.
+    alert_runner: Runner
+    alert_view: ViewStore
+    # The team history index and its snapshots (projections/timeline.py).
+    history: ViewStore
 
     @property
     def thresholds(self) -> ChurnThresholds:
@@ -40,18 +52,37 @@ class Container:
             timeout = self.settings.wait_for_timeout_seconds
             queries.wait_for(store, position, timeout, head=self.keel.head())
 
+    def start(self) -> None:
+        """Start following the logs in this process, as the settings ask."""
+        if self.settings.run_projections:
+            self.runner.start()
+            self.alert_runner.start()
+        if self.settings.run_alerts:
+            self.alert_process.start()
+
     def close(self) -> None:
+        self.alert_process.stop()
+        self.alert_runner.stop()
         self.runner.stop()
-        for view in self.runner.views:
-            view.store.close()
+        for runner in (self.runner, self.alert_runner):
+            for view in runner.views:
+                view.store.close()
+        self.alerts.close()
         self.keel.close()
+
+
+def alert_rules(
+    settings: Settings, forced: dict[str, dict[str, float]] | None = None
+) -> AlertRules:
+    """Fresh rules with this installation's parameters (and `forced` overrides)."""
+    return AlertRules(Parameters(settings.alert_rules, forced), min_group=settings.min_group)
 
 
 def bootstrap(settings: Settings) -> Container:
     keel = Keel(env=settings.eventsourcing_env(Keel.name))
     views = [
         View(projection, open_view_store(settings, projection))
-        for projection in (GoalAudit(), TeamDirectory(), WorkLife())
+        for projection in (GoalAudit(), TeamDirectory(), WorkLife(), TeamHistory())
     ]
     runner = Runner(
         keel,
@@ -60,5 +91,35 @@ def bootstrap(settings: Settings) -> Container:
         poll_interval=settings.poll_interval_seconds,
     )
     keel.on_recorded.append(runner.nudge)
-    goal_audit, team_directory, work_life = (view.store for view in views)
-    return Container(settings, keel, runner, goal_audit, team_directory, work_life)
+    goal_audit, team_directory, work_life, history = (view.store for view in views)
+
+    alerts = Alerts(env=settings.eventsourcing_env(Alerts.name))
+    alert_view = open_view_store(settings, AlertsView())
+    alert_runner = Runner(
+        alerts,
+        [View(AlertsView(), alert_view)],
+        batch_size=settings.batch_size,
+        poll_interval=settings.poll_interval_seconds,
+    )
+    alerts.on_recorded.append(alert_runner.nudge)
+    alert_process = AlertProcess(
+        keel,
+        alerts,
+        lambda: alert_rules(settings),
+        batch_size=settings.batch_size,
+        poll_interval=settings.poll_interval_seconds,
+    )
+    keel.on_recorded.append(alert_process.nudge)
+    return Container(
+        settings,
+        keel,
+        runner,
+        goal_audit,
+        team_directory,
+        work_life,
+        alerts,
+        alert_process,
+        alert_runner,
+        alert_view,
+        history,
+    )
