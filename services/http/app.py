@@ -51,8 +51,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         owned = container is None
         built = container or bootstrap(settings or Settings())
         app.state.container = built
-        if owned and built.settings.run_projections:
-            built.runner.start()
+        if owned:
+            built.start()
         relays = start_relays(built.settings, built.keel, built.alerts) if owned else None
         app.state.relays = relays
         try:
