@@ -94,8 +94,12 @@ def test_not_ready_while_the_views_are_behind(unstarted: Container) -> None:
         assert f"head {head}" in body["detail"]
         assert "goal_audit" in body["detail"]
         assert "team_directory" in body["detail"]
+        assert "alerts" in body["detail"]
 
         unstarted.runner.catch_up()
+        assert client.get("/readyz").status_code == 503, "alerts are not evaluated yet"
+        unstarted.alert_process.catch_up()
+        unstarted.alert_runner.catch_up()
 
         ready = client.get("/readyz")
         assert ready.status_code == 200

@@ -86,11 +86,26 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         head = container.runner.head()
         positions = container.runner.positions()
         behind = {name: pos for name, pos in positions.items() if pos < head}
+        failures = dict(container.runner.failures)
+        ready: dict[str, Any] = {"status": "ready", "head": head, "views": positions}
+        if container.settings.run_alerts:
+            # The alert process is a follower of Keel's log like the views; the alerts
+            # view follows the Alerts log, whose positions are its own.
+            evaluated = container.alerts.tracked(container.keel.name)
+            alerts_head = container.alerts.head()
+            listed = container.alert_runner.positions()
+            if evaluated < head:
+                behind["alerts"] = evaluated
+            behind.update({name: pos for name, pos in listed.items() if pos < alerts_head})
+            failures.update(container.alert_runner.failures)
+            if container.alert_process.failure:
+                failures["alerts"] = container.alert_process.failure
+            ready["alerts"] = {"evaluated": evaluated, "head": alerts_head, "views": listed}
         if behind:
-            detail = f"views behind the log head {head}: {behind}"
-            if container.runner.failures:
-                detail += f"; failing: {container.runner.failures}"
+            detail = f"behind: {behind} (log head {head})"
+            if failures:
+                detail += f"; failing: {failures}"
             return problems.problem(503, "Not ready", detail)
-        return {"status": "ready", "head": head, "views": positions}
+        return ready
 
     return app
