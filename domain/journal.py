@@ -9,7 +9,7 @@ withdrawn in the event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
@@ -27,7 +27,7 @@ _JOURNAL_NAMESPACE = uuid5(NAMESPACE_URL, "https://keel.invalid/journal")
 Item = dict[str, str]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Entry:
     """One day's check-in, as it currently stands."""
 
@@ -40,7 +40,7 @@ class Entry:
     private_note: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Blocker:
     id: UUID
     text: str
@@ -162,6 +162,20 @@ class Journal(Aggregate):
         self.blockers: dict[UUID, Blocker] = {}
         self.success: str | None = None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Journal:
+        """eventsourcing hands every command a deep copy of the cached journal, and a
+        journal holds every day its member checked in. A journal never changes an Entry
+        or a Blocker once it holds it, it replaces them, so copying its containers is
+        as good as a deep copy, and costs microseconds instead of milliseconds."""
+        copy = object.__new__(type(self))
+        copy.__dict__.update(
+            {
+                name: type(value)(value) if type(value) in (dict, list) else value
+                for name, value in self.__dict__.items()
+            }
+        )
+        return copy
+
     # --- checking in ------------------------------------------------------------------
 
     def check_in(self, report: CheckIn, *, actor: str) -> Entry:
@@ -259,8 +273,7 @@ class Journal(Aggregate):
         self, *, blocker_id: UUID, note: str | None, actor: str, occurred_on: date
     ) -> None:
         blocker = self.blockers[blocker_id]
-        blocker.cleared_on = occurred_on
-        blocker.cleared_by = actor
+        self.blockers[blocker_id] = replace(blocker, cleared_on=occurred_on, cleared_by=actor)
 
     def define_success(self, *, text: str, actor: str, occurred_on: date) -> None:
         check_occurred_on(occurred_on)
@@ -278,13 +291,18 @@ class Journal(Aggregate):
 
     @event(PersonalDataErased)
     def _personal_data_erased(self, *, actor: str, occurred_on: date) -> None:
-        for entry in self.entries.values():
-            entry.progress = [ERASED for _ in entry.progress]
-            entry.setbacks = [ERASED for _ in entry.setbacks]
-            entry.wins = [{**w, "text": ERASED} for w in entry.wins]
-            entry.blockers = [{**b, "text": ERASED} for b in entry.blockers]
-            entry.private_note = ERASED if entry.private_note is not None else None
-        for blocker in self.blockers.values():
-            blocker.text = ERASED
+        self.entries = {day: _erased(entry) for day, entry in self.entries.items()}
+        self.blockers = {i: replace(b, text=ERASED) for i, b in self.blockers.items()}
         if self.success is not None:
             self.success = ERASED
+
+
+def _erased(entry: Entry) -> Entry:
+    return replace(
+        entry,
+        progress=[ERASED for _ in entry.progress],
+        setbacks=[ERASED for _ in entry.setbacks],
+        wins=[{**w, "text": ERASED} for w in entry.wins],
+        blockers=[{**b, "text": ERASED} for b in entry.blockers],
+        private_note=ERASED if entry.private_note is not None else None,
+    )

@@ -3,7 +3,9 @@ and save the new events atomically; eventsourcing gives optimistic concurrency."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -20,6 +22,7 @@ from domain.journal import CheckIn, Entry, Journal
 from domain.recognition import Recognition
 from domain.team import DepartureReason, Team
 from services.errors import NotFound, VersionMismatch
+from services.group_commit import Batch, GroupCommit
 from services.personal_data import KeyVault, PersonalDataMapper
 
 A = TypeVar("A", bound=Aggregate)
@@ -58,6 +61,24 @@ class Keel(Application[UUID]):
         placeholder = "?" if isinstance(self.recorder, SQLiteApplicationRecorder) else "%s"
         self.vault = KeyVault(datastore, placeholder)
         self.personal_mapper.vault = self.vault
+        # The HTTP write path's commands go through one writer that commits them in
+        # groups (services/group_commit.py); other callers save as they go.
+        self.writer = GroupCommit(self)
+        self._batches = threading.local()
+
+    def close(self) -> None:
+        self.writer.close()
+        super().close()
+
+    @contextmanager
+    def deferring(self, batch: Batch) -> Iterator[None]:
+        """Within this block, this thread's commands add what they record to `batch`
+        instead of saving it: the group-commit writer saves the batch at once."""
+        self._batches.current = batch
+        try:
+            yield
+        finally:
+            self._batches.current = None
 
     def construct_mapper(self) -> Mapper[UUID]:
         self.personal_mapper = PersonalDataMapper(self.construct_transcoder())
@@ -82,17 +103,30 @@ class Keel(Application[UUID]):
         """The position of the newest event in the log (0 when empty)."""
         return self.recorder.max_notification_id() or 0
 
-    def _load(self, cls: type[A], kind: str, id_: UUID) -> A:
-        try:
-            aggregate: Aggregate = self.repository.get(id_)
-        except AggregateNotFoundError:
-            raise NotFound(kind, id_) from None
+    def _load(self, cls: type[A], kind: str, id_: UUID, *, copy: bool = True) -> A:
+        """The aggregate as stored. `copy=False` hands out the cached instance itself,
+        which saves copying it but must only be read, never changed."""
+        batch: Batch | None = getattr(self._batches, "current", None)
+        freshness = batch.freshness if batch is not None else None
+        aggregate = freshness.cached(id_, copy_it=copy) if freshness is not None else None
+        if aggregate is None:
+            try:
+                aggregate = self.repository.get(id_, deepcopy_from_cache=copy)
+            except AggregateNotFoundError:
+                raise NotFound(kind, id_) from None
+            if freshness is not None:
+                freshness.current(aggregate)
         if not isinstance(aggregate, cls):
             raise NotFound(kind, id_)
         return aggregate
 
     def _commit(self, aggregate: Aggregate, id_: UUID | None = None, *also: Aggregate) -> Recorded:
         """Save `aggregate` (and `also`, in the same transaction)."""
+        batch: Batch | None = getattr(self._batches, "current", None)
+        if batch is not None:
+            # Saved with the rest of the batch, which fills in the position.
+            recorded = Recorded(id_ or aggregate.id, aggregate.version, 0)
+            return batch.defer(recorded, (aggregate, *also))
         loaded_version = aggregate.version - len(aggregate.pending_events)
         try:
             recordings = self.save(aggregate, *also)
@@ -263,7 +297,7 @@ class Keel(Application[UUID]):
         self, team_id: UUID, member_id: UUID, report: CheckIn, *, actor: str
     ) -> tuple[Recorded, Entry]:
         """Only a member of this team checks in, and only for a day they were on it."""
-        team = self.team(team_id)
+        team = self._load(Team, "team", team_id, copy=False)
         member = team.members.get(member_id)
         if member is None:
             raise InvalidCommand("member_id", f"{member_id} is not a member of team {team_id}")
@@ -311,7 +345,7 @@ class Keel(Application[UUID]):
         """Recognition between members of one team. It counts as the manager's when the
         giver is the team's manager (by name) or has the role "manager"."""
         recipient = self.journal(to_member_id)
-        team = self.team(recipient.team_id)
+        team = self._load(Team, "team", recipient.team_id, copy=False)
         giver = team.members.get(from_member_id)
         if giver is None:
             raise InvalidCommand(

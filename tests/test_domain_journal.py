@@ -556,3 +556,46 @@ def test_every_event_carries_actor_and_business_date() -> None:
         ("mia", NEXT_DAY),
         ("ana3", NEXT_DAY),
     ]
+
+
+# --- copies (eventsourcing copies the cached journal for every command) ---------------
+
+
+def test_a_copy_is_independent_of_the_journal_it_was_copied_from() -> None:
+    journal = opened()
+    entry = checked_in(journal, wins=["w"], blockers=["b"])
+    journal.define_success(text="ship", actor="ana", occurred_on=DAY)
+    journal.collect_events()
+    blocker_id = UUID(entry.blockers[0]["id"])
+    before = copy.deepcopy(vars(journal))  # an independent record to compare with
+    copied = copy.deepcopy(journal)
+    assert (copied.id, copied.version, copied.entries, copied.blockers, copied.success) == (
+        journal.id,
+        journal.version,
+        journal.entries,
+        journal.blockers,
+        journal.success,
+    )
+
+    copied.check_in(report(NEXT_DAY, progress=["p"]), actor="ana")
+    copied.clear_blocker(blocker_id=blocker_id, note=None, actor="mia", occurred_on=NEXT_DAY)
+    copied.correct(report(DAY, 1), actor="ana")
+    copied.record_erasure(actor="ana", occurred_on=NEXT_DAY)
+
+    assert vars(journal) == before
+    assert journal.pending_events == []
+    assert len(copied.pending_events) == 4
+    assert journal.blockers[blocker_id].cleared_on is None
+    assert journal.entries[DAY].wins[0]["text"] == "w"
+    assert journal.success == "ship"
+
+
+def test_entries_and_blockers_cannot_be_changed_in_place() -> None:
+    """A copy shares them with the journal it was copied from: they must not change."""
+    journal = opened()
+    entry = checked_in(journal, blockers=["b"])
+    blocker = journal.blockers[UUID(entry.blockers[0]["id"])]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        entry.mood = 1  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        blocker.cleared_by = "x"  # type: ignore[misc]

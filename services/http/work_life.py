@@ -66,20 +66,24 @@ def _report(body: Report, day: date) -> CheckIn:
 
 
 # --- commands -------------------------------------------------------------------------
+# The busiest commands are `async` and run in Keel's group-commit writer, which saves
+# the commands that arrive together in one transaction (services/group_commit.py); they
+# answer once that is committed. The domain work itself takes microseconds.
 
 
 @router.post("/v1/teams/{team_id}/check-ins", status_code=201)
-def check_in(
+async def check_in(
     team_id: str, body: CheckInIn, keel: KeelDep, response: Response, actor: Actor = "anonymous"
 ) -> CheckInOut:
-    recorded, entry = keel.check_in(
-        parse_id("team", team_id), body.member_id, _report(body, body.day), actor=actor
+    team, report = parse_id("team", team_id), _report(body, body.day)
+    recorded, entry = await keel.writer.run(
+        lambda: keel.check_in(team, body.member_id, report, actor=actor)
     )
     return _check_in_out(response, body.member_id, recorded, entry)
 
 
 @router.post("/v1/members/{member_id}/check-ins/{day}/correction", status_code=201)
-def correct_check_in(
+async def correct_check_in(
     member_id: str,
     day: date,
     body: Report,
@@ -87,8 +91,10 @@ def correct_check_in(
     response: Response,
     actor: Actor = "anonymous",
 ) -> CheckInOut:
-    member = parse_id("member", member_id)
-    recorded, entry = keel.correct_check_in(member, _report(body, day), actor=actor)
+    member, report = parse_id("member", member_id), _report(body, day)
+    recorded, entry = await keel.writer.run(
+        lambda: keel.correct_check_in(member, report, actor=actor)
+    )
     return _check_in_out(response, member, recorded, entry)
 
 
@@ -117,29 +123,30 @@ def clear_blocker(
 
 
 @router.post("/v1/members/{member_id}/success-definition", status_code=201)
-def define_success(
+async def define_success(
     member_id: str, body: SuccessIn, keel: KeelDep, response: Response, actor: Actor = "anonymous"
 ) -> RecordedOut:
-    recorded = keel.define_success(
-        parse_id("member", member_id),
-        text=body.text,
-        actor=actor,
-        occurred_on=business_date(body.occurred_on),
+    member, on = parse_id("member", member_id), business_date(body.occurred_on)
+    recorded = await keel.writer.run(
+        lambda: keel.define_success(member, text=body.text, actor=actor, occurred_on=on)
     )
     return created(response, recorded)
 
 
 @router.post("/v1/recognitions", status_code=201)
-def recognise(
+async def recognise(
     body: RecognitionIn, keel: KeelDep, response: Response, actor: Actor = "anonymous"
 ) -> RecordedOut:
-    recorded = keel.recognise(
-        from_member_id=body.from_member_id,
-        to_member_id=body.to_member_id,
-        win_id=body.win_id,
-        message=body.message,
-        actor=actor,
-        occurred_on=business_date(body.occurred_on),
+    on = business_date(body.occurred_on)
+    recorded = await keel.writer.run(
+        lambda: keel.recognise(
+            from_member_id=body.from_member_id,
+            to_member_id=body.to_member_id,
+            win_id=body.win_id,
+            message=body.message,
+            actor=actor,
+            occurred_on=on,
+        )
     )
     return created(response, recorded)
 
