@@ -175,11 +175,12 @@ def test_every_event_of_a_team_gets_one_short_row_with_its_business_and_recorded
 def test_rows_are_filed_under_the_stream_a_team_query_finds() -> None:
     story = Story()
     tables = fold_all(TeamHistory(), story.log)
-    team, goal, journal = str(story.team.id), str(story.goal.id), str(story.journal.id)
+    # Ids are kept as their 16 bytes.
+    team, goal, journal = story.team.id.bytes, story.goal.id.bytes, story.journal.id.bytes
     assert tables["history_streams"] == {
         (team,): {"stream": team, "team_id": team, "member_id": None},
         (goal,): {"stream": goal, "team_id": team, "member_id": None},
-        (journal,): {"stream": journal, "team_id": team, "member_id": str(story.ana)},
+        (journal,): {"stream": journal, "team_id": team, "member_id": story.ana.bytes},
     }
     streams = {r["kind"]: r["stream"] for r in rows_of(tables)}
     assert streams["member_joined"] == team
@@ -339,7 +340,7 @@ def test_a_row_reads_back_its_recorded_instant_to_the_microsecond(microsecond: i
     row = IndexRow.from_row(
         {
             "position": 3,
-            "stream": "s",
+            "stream": UUID(int=5).bytes,
             "occurred_on": "2026-11-22",
             "recorded_at": recorded.timestamp(),
             "kind": "checked_in",
@@ -348,4 +349,4 @@ def test_a_row_reads_back_its_recorded_instant_to_the_microsecond(microsecond: i
         }
     )
     assert row.recorded_at == recorded
-    assert row.originator_id == "s"
+    assert row.originator_id == row.stream == str(UUID(int=5))

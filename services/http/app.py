@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.bootstrap import Container, bootstrap
-from services.http import goals, problems, teams, work_life
+from services.http import goals, history, problems, teams, work_life
 from services.http.alerts import router as alerts_router
 from services.http.deps import ContainerDep
 from services.http.transfer import router as export_router
@@ -72,6 +72,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     problems.install(app)
     app.add_middleware(RequireJSON)
     app.include_router(teams.router)
+    # Before goals: it answers GET /v1/goals/{id}?as_of= and hands the plain GET on.
+    app.include_router(history.router)
     app.include_router(goals.router)
     app.include_router(work_life.router)
     app.include_router(export_router)
