@@ -64,21 +64,22 @@ RECOGNITIONS = Table(
 def _entry(event: Journal.EntryRecorded) -> list[RowOp]:
     """The rows of one day's entry; a correction's rows replace the original's."""
     journal_id, day = str(event.originator_id), event.occurred_on.isoformat()
-    counts = {
+    wins, blockers = event.wins, event.blockers
+    row = {
+        "journal_id": journal_id,
+        "day": day,
         "mood": event.mood,
         "progress": len(event.progress),
         "setbacks": len(event.setbacks),
-        "wins": len(event.wins),
-        "blockers": len(event.blockers),
+        "wins": len(wins),
+        "blockers": len(blockers),
     }
-    ops: list[RowOp] = [Put(CHECKINS, {"journal_id": journal_id, "day": day, **counts})]
-    ops += [
-        Put(WINS, {"win_id": w["id"], "journal_id": journal_id, "day": day}) for w in event.wins
-    ]
-    ops += [
-        Put(BLOCKERS, {"blocker_id": b["id"], "journal_id": journal_id, "day": day})
-        for b in event.blockers
-    ]
+    ops: list[RowOp] = [Put(CHECKINS, row)]
+    for win in wins:
+        ops.append(Put(WINS, {"win_id": win["id"], "journal_id": journal_id, "day": day}))
+    for blocker in blockers:
+        row = {"blocker_id": blocker["id"], "journal_id": journal_id, "day": day}
+        ops.append(Put(BLOCKERS, row))
     return ops
 
 

@@ -11,6 +11,7 @@ import gc
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -23,27 +24,43 @@ from services.views import ViewStore
 log = logging.getLogger(__name__)
 
 
+Handler = Callable[[object, int], list[RowOp]]
+
+
 @dataclass
 class View:
     projection: Fold
     store: ViewStore
-    _wanted: dict[type, bool] = field(default_factory=dict)
+    _handlers: dict[type, Handler | None] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.projection.name
 
     def wants(self, event_type: type) -> bool:
-        """Whether the fold does anything with events of this type. Most events concern
-        one view only, and asking is much cheaper than calling a fold that returns []."""
-        wanted = self._wanted.get(event_type)
-        if wanted is None:
-            dispatcher = getattr(type(self.projection).__dict__.get("fold"), "dispatcher", None)
-            wanted = dispatcher is None or (
-                dispatcher.dispatch(event_type) is not dispatcher.dispatch(object)
-            )
-            self._wanted[event_type] = wanted
-        return wanted
+        """Whether the fold does anything with events of this type."""
+        return self.handler(event_type) is not None
+
+    def handler(self, event_type: type) -> Handler | None:
+        """What folds an event of this type: None when the fold ignores it. Most events
+        concern one view only, and asking is much cheaper than calling a fold that
+        returns []. For a fold that is a singledispatchmethod, this is the registered
+        function itself, bound once: calling the fold would look it up again and bind
+        it anew for every event, which costs more than most folds."""
+        try:
+            return self._handlers[event_type]
+        except KeyError:
+            pass
+        dispatcher = getattr(type(self.projection).__dict__.get("fold"), "dispatcher", None)
+        handler: Handler | None
+        if dispatcher is None:
+            handler = self.projection.fold
+        else:
+            function = dispatcher.dispatch(event_type)
+            wanted = function is not dispatcher.dispatch(object)
+            handler = function.__get__(self.projection) if wanted else None
+        self._handlers[event_type] = handler
+        return handler
 
 
 class Runner:
@@ -55,6 +72,7 @@ class Runner:
         batch_size: int = 1000,
         poll_interval: float = 0.2,
         mapper: Mapper[UUID] | None = None,
+        rebuild_batch_size: int = 10_000,
     ) -> None:
         self.app = app
         # Folds need no personal text: they count items. Reading with eventsourcing's
@@ -63,6 +81,9 @@ class Runner:
         self.mapper = mapper or Mapper(app.mapper.transcoder)
         self.views = list(views)
         self.batch_size = batch_size
+        # A rebuild reads bigger pages: fewer, larger transactions write the views'
+        # tables much faster. Memory grows with it (see bench/README.md).
+        self.rebuild_batch_size = max(batch_size, rebuild_batch_size)
         self.poll_interval = poll_interval
         self._positions = {v.name: v.store.position(app.name) for v in self.views}
         self._wake = threading.Event()
@@ -81,25 +102,27 @@ class Runner:
 
     # --- processing ------------------------------------------------------------------
 
-    def process_page(self) -> int:
+    def process_page(self, limit: int | None = None) -> int:
         """Process the next page of the log; return how many notifications it held."""
         start = min(self._positions.values(), default=0) + 1
-        notifications = self.app.recorder.select_notifications(start=start, limit=self.batch_size)
+        notifications = self.app.recorder.select_notifications(
+            start=start, limit=limit or self.batch_size
+        )
         if not notifications:
             return 0
         events = [(self.mapper.to_domain_event(n), n.id) for n in notifications]
+        types = {type(event) for event, _ in events}
         last = notifications[-1].id
         for view in self.views:
             seen = self._positions[view.name]
             if seen >= last:
                 continue
-            # Look the fold up once a page: a singledispatchmethod builds a new bound
-            # function on every attribute access, which costs more than most folds.
-            fold, wants = view.projection.fold, view.wants
+            handlers = {t: view.handler(t) for t in types}
             ops: list[RowOp] = []
             for event, position in events:
-                if position > seen and wants(type(event)):
-                    ops.extend(fold(event, position))
+                handler = handlers[type(event)]
+                if handler is not None and position > seen:
+                    ops += handler(event, position)
             try:
                 view.store.apply(ops, Tracking(self.app.name, last))
             except IntegrityError:
@@ -119,11 +142,13 @@ class Runner:
             self._positions[view.name] = last
         return len(notifications)
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> None:
+    def catch_up(
+        self, progress: Callable[[int], None] | None = None, *, limit: int | None = None
+    ) -> None:
         """Process until every view has reached the head of the log as it was on entry."""
         head = self.head()
         while min(self._positions.values(), default=head) < head:
-            count = self.process_page()
+            count = self.process_page(limit)
             if progress is not None:
                 progress(count)
             if count == 0:
@@ -142,7 +167,10 @@ class Runner:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            self.catch_up(progress)
+            with ExitStack() as rebuilding:
+                for view in self.views:
+                    rebuilding.enter_context(view.store.rebuilding())
+                self.catch_up(progress, limit=self.rebuild_batch_size)
         finally:
             if collecting:
                 gc.enable()

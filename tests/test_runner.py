@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 import pytest
 
 from domain.goal import Goal
+from domain.journal import Journal
 from domain.team import DepartureReason
 from projections.rows import fold_all
 from services.bootstrap import Container, bootstrap
@@ -236,3 +238,76 @@ def test_the_following_runner_sees_a_new_event_promptly(settings: Settings) -> N
         assert container.team_directory.wait_until("Keel", recorded.position, timeout=2.0)
     finally:
         container.close()
+
+
+def test_a_rebuild_reads_bigger_pages_and_gives_the_same_views(sqlite_settings: Settings) -> None:
+    container = bootstrap(sqlite_settings.model_copy(update={"batch_size": 2}))
+    try:
+        populate(container.keel)
+        container.runner.catch_up()
+        incremental = dump(container)
+        read: list[int] = []
+        recorder = container.keel.recorder
+        select = recorder.select_notifications
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            read.append(kwargs["limit"])
+            return select(*args, **kwargs)
+
+        container.runner.rebuild_batch_size = 5
+        recorder.select_notifications = counted  # type: ignore[method-assign]
+        container.runner.rebuild()
+        assert dump(container) == incremental
+        assert set(read) == {5}  # not the following batch size, 2
+    finally:
+        container.close()
+
+
+def test_a_rebuild_writes_sqlite_views_without_syncing_then_as_before(
+    sqlite_settings: Settings,
+) -> None:
+    container = bootstrap(sqlite_settings)
+    levels: list[tuple[int, int]] = []
+    store = container.work_life
+    apply = store.apply
+
+    def level() -> tuple[int, int]:
+        with store.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
+            c.execute("PRAGMA synchronous")
+            synchronous = c.fetchone()[0]
+            c.execute("PRAGMA cache_size")
+            return synchronous, c.fetchone()[0]
+
+    def observed(ops: Any, tracking: Any) -> None:
+        levels.append(level())
+        apply(ops, tracking)
+
+    try:
+        populate(container.keel)
+        store.apply = observed  # type: ignore[method-assign]
+        container.runner.rebuild()
+        # SQLite's numbers: synchronous OFF = 0, NORMAL = 1; a negative cache size is KiB.
+        assert set(levels) == {(0, -32 * 1024)}
+        assert level() == (1, -2000)
+        container.runner.catch_up()
+    finally:
+        container.close()
+
+
+def test_a_view_hands_each_event_type_to_its_handler_or_to_none(container: Container) -> None:
+    work_life, team_directory = (
+        next(v for v in container.runner.views if v.name == name)
+        for name in ("work_life", "team_directory")
+    )
+    assert work_life.handler(Goal.TargetChanged) is None
+    assert not work_life.wants(Goal.TargetChanged)
+    assert team_directory.handler(DepartureReason) is None  # any type it ignores
+    opened = Journal.JournalOpened
+    bound = work_life.handler(opened)
+    assert bound is not None
+    assert work_life.wants(opened)
+    assert work_life.handler(opened) is bound  # looked up once
+    event = Journal.open(
+        member_id=UUID(int=1), team_id=UUID(int=2), actor="x", occurred_on=date(2025, 1, 1)
+    ).collect_events()[0]
+    assert bound(event, 7) == work_life.projection.fold(event, 7)
