@@ -96,6 +96,10 @@ class Keel(Application[UUID]):
     def goal(self, goal_id: UUID) -> Goal:
         return self._load(Goal, "goal", goal_id)
 
+    def read_team(self, team_id: UUID) -> Team:
+        """The team, to read and not to change: the cached instance, not a copy."""
+        return self._load(Team, "team", team_id, copy=False)
+
     def journal(self, member_id: UUID) -> Journal:
         return self._load(Journal, "member", Journal.id_for(member_id))
 
