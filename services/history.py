@@ -80,7 +80,8 @@ def parse_as_of(raw: str, basis: Basis, now: datetime) -> AsOf:
         future = moment > now
     if future:
         raise InvalidCommand("as_of", f"{raw} is in the future")
-    return AsOf(basis, day, moment)
+    # On the recorded basis the day is the instant's, which may be sooner than the date.
+    return AsOf(basis, moment.date() if basis == "recorded" else day, moment)
 
 
 # --- reading rows -----------------------------------------------------------------------

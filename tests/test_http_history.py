@@ -8,6 +8,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -23,8 +24,10 @@ from projections.churn import AuditEntry, team_churn
 from projections.morale import Mood, team_morale
 from projections.timeline import KINDS as KINDS_ALL
 from services import history
-from services.bootstrap import Container
+from services.bootstrap import Container, bootstrap
+from services.demo import load_demo
 from services.http.app import create_app
+from services.settings import Settings
 
 MANAGER = {"X-Keel-Actor": "kay"}
 STORY_MANAGER = {"X-Keel-Actor": "noor"}  # the story's manager from week 11
@@ -182,6 +185,21 @@ def log_of(container: Container) -> list[tuple[Any, int]]:
     return [(keel.mapper.to_domain_event(n), n.id) for n in notifications]
 
 
+def of_team(events: list[tuple[Any, int]], team_id: UUID) -> list[tuple[Any, int]]:
+    """The team's own events: its own, its goals', its members' journals' and its
+    recognitions."""
+    streams = {team_id}
+    for event, _ in events:
+        if isinstance(event, Goal.GoalSet | Journal.JournalOpened) and event.team_id == team_id:
+            streams.add(event.originator_id)
+    return [
+        (e, p)
+        for e, p in events
+        if e.originator_id in streams
+        or (isinstance(e, Recognition.RecognitionGiven) and e.team_id == team_id)
+    ]
+
+
 def expected_state(
     container: Container,
     team_id: UUID,
@@ -189,7 +207,9 @@ def expected_state(
     day: date,
     weeks_through: date,
 ) -> dict[str, Any]:
-    """The team on `day`, from the given events, applied one by one in log order."""
+    """The team on `day`, from the given events (of this team only), applied one by one
+    in log order."""
+    events = of_team(events, team_id)
     team: dict[str, Any] = {}
     members: dict[str, dict[str, Any]] = {}
     goals: dict[str, dict[str, Any]] = {}
@@ -235,6 +255,7 @@ def expected_state(
                 goals[stream]["due"] = event.new.isoformat()
             case Goal.GoalRedefined():
                 goals[stream]["title"] = event.new_title
+                goals[stream]["metric"] = event.new_metric
             case Goal.GoalAchieved():
                 goals[stream]["state"] = "achieved"
             case Goal.GoalAbandoned():
@@ -258,8 +279,9 @@ def expected_state(
         window_days=settings.churn_window_days,
         thresholds=container.thresholds,
     )
+    group = container.keel.team(team_id).min_group or settings.min_group
     points = team_morale(
-        [Mood(member, on, mood) for (member, on), mood in moods.items()], "week", settings.min_group
+        [Mood(member, on, mood) for (member, on), mood in moods.items()], "week", group
     )
     return {
         **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in team.items()},
@@ -622,3 +644,46 @@ def test_an_erased_members_name_reads_erased_in_the_state_and_the_timeline(
         "[erased] joined",
         "a member's personal data was erased by kay",
     ]
+
+
+# --- the demo story ------------------------------------------------------------------------
+
+
+def test_as_of_random_days_of_the_demo_story_equals_a_fold_of_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The acceptance test of issue 5 on `keel demo`'s two teams and two years (SQLite
+    only: the story above runs on both backends)."""
+    monkeypatch.setattr(history, "SNAPSHOT_ROWS", 200)
+    settings = Settings(store="sqlite", data_dir=tmp_path, sqlite_synchronous="NORMAL")
+    container = bootstrap(settings)
+    try:
+        loaded = load_demo(container.keel, today=TODAY)
+        container.runner.catch_up()
+        events = log_of(container)
+        rng = random.Random(23)
+        span = (TODAY - loaded.first_day).days
+        with TestClient(create_app(container=container)) as client:
+            for name, team in sorted(loaded.teams.items()):
+                for _ in range(10):
+                    day = loaded.first_day + timedelta(days=rng.randrange(span + 1))
+                    body = get(client, f"/v1/teams/{team}/state?as_of={day}")
+                    chosen = [(e, p) for e, p in events if e.occurred_on <= day]
+                    expected = expected_state(container, team, chosen, day, day)
+                    assert answered_state(body) == expected, (name, day)
+                    assert body["members"], (name, day)
+                for event, _ in rng.sample(events, 3):
+                    moment = event.timestamp
+                    instant = moment.isoformat().replace("+00:00", "Z")
+                    path = f"/v1/teams/{team}/state?as_of={instant}&basis=recorded"
+                    chosen = [(e, p) for e, p in events if e.timestamp <= moment]
+                    if not of_team(chosen, team):
+                        assert client.get(path).status_code == 404, (name, instant)
+                        continue
+                    body = get(client, path)
+                    through = moment.date() - timedelta(days=1)
+                    expected = expected_state(container, team, chosen, moment.date(), through)
+                    assert answered_state(body) == expected, (name, instant)
+        assert container.history.select("SELECT COUNT(*) AS n FROM history_snapshots")[0]["n"]
+    finally:
+        container.close()
