@@ -139,7 +139,13 @@ class Batch:
     def save(self, keel: Keel) -> int:
         """Save every deferred aggregate in one transaction; return the last position."""
         aggregates = [a for d in self.deferred for a in d.aggregates]
-        recordings = keel.save(*aggregates)
+        if keel.snapshots is None:
+            # What `keel.save` does when there are no snapshots to take, without its
+            # runtime protocol checks, which cost about 50 us an aggregate.
+            events = [event for a in aggregates for event in a.collect_events()]
+            recordings = keel.events.put(events)
+        else:
+            recordings = keel.save(*aggregates)
         last = 0
         for d in self.deferred:
             last += d.events

@@ -196,7 +196,7 @@ def test_a_failed_save_fails_every_command_of_the_batch(
     def broken(*_: Any, **__: Any) -> Any:
         raise OSError("disk full")
 
-    monkeypatch.setattr(keel, "save", broken)
+    monkeypatch.setattr(keel.events, "put", broken)
     outcomes = run_gated(keel.writer, [check_in(keel, team, m, DAY) for m in (ana, bo)])
     monkeypatch.undo()
 

@@ -405,3 +405,16 @@ def test_events_survive_closing_and_bootstrapping_again(settings: Settings) -> N
         assert change_target(keel, goal.id, 120.0, expected=2) == Recorded(goal.id, 3, head + 1)
     finally:
         again.close()
+
+
+def test_read_team_hands_out_the_cached_team_and_commands_get_copies(
+    container: Container,
+) -> None:
+    keel = container.keel
+    team = form_team(keel).id
+    assert keel.read_team(team) is keel.read_team(team)  # no copy for reading
+    assert keel.team(team) is not keel.read_team(team)  # commands change copies
+    add_member(keel, team)
+    assert len(keel.read_team(team).members) == 1  # and it follows the log
+    with pytest.raises(NotFound):
+        keel.read_team(uuid4())

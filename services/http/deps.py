@@ -25,7 +25,10 @@ async def get_container(request: Request) -> Container:
     return container
 
 
-async def get_keel(container: Annotated[Container, Depends(get_container)]) -> Keel:
+async def get_keel(request: Request) -> Keel:
+    # Straight from the app state, not through get_container: one dependency level
+    # less on every command.
+    container: Container = request.app.state.container
     return container.keel
 
 
