@@ -4,9 +4,12 @@ Privacy rule for team figures (documented in the README). Walking the periods in
 order, a period's mean and distribution are shown only if
 - at least `min_group` people responded, and
 - its set of respondents equals the last shown period's, or differs from it by at
-  least `min_group` people.
+  least `min_group` people, or equals the set of the period just before it.
 Otherwise comparing two neighbouring figures could single out the few people who
-joined, left or stayed silent in between. A day is also hidden when another day of
+joined, left or stayed silent in between. The last clause lets a team whose
+membership changed be seen again: the first period with the new set is hidden, and
+from the second on, a comparison with the last shown figure mixes the newcomer's mood
+with a period or more of everyone's, instead of giving it away. A day is also hidden when another day of
 its week is (see `team_morale`). Suppression is decided over the team's whole
 history, before any date filter, so choosing a different `from`/`to` never reveals more.
 """
@@ -92,13 +95,16 @@ def _series(
     it is in `forced`."""
     points: list[MoralePoint] = []
     last_shown: frozenset[str] | None = None
+    previous: frozenset[str] | None = None
     for start, period in periods.items():
         per_member: dict[str, list[int]] = defaultdict(list)
         for mood in period:
             per_member[mood.member_id].append(mood.mood)
         respondents = frozenset(per_member)
         changed = 0 if last_shown is None else len(respondents ^ last_shown)
-        too_few = len(respondents) < min_group or 0 < changed < min_group
+        settled = respondents == previous
+        previous = respondents
+        too_few = len(respondents) < min_group or (0 < changed < min_group and not settled)
         if too_few or start in forced:
             points.append(MoralePoint(start, len(respondents), None, None, True))
             continue

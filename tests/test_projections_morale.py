@@ -189,23 +189,24 @@ def test_one_hidden_day_hides_the_other_days_of_its_week() -> None:
 def test_the_differencing_rule_compares_with_the_last_shown_period() -> None:
     moods = sets_by_day(
         "abc",  # 0 shown: the first period
-        "abcd",  # 1 suppressed: differs from {abc} by 1 (d)
-        "abcd",  # 2 suppressed: still differs from the last SHOWN {abc} by 1
-        "abc",  # 3 shown: equal to the last shown
-        "abcdef",  # 4 shown: differs from {abc} by 3 = min_group
-        "abcde",  # 5 suppressed: differs from {abcdef} by 1
-        "abc",  # 6 shown: differs from {abcdef} by 3 (from the suppressed {abcde} only by 2)
-        "abd",  # 7 suppressed: c left, d came: a difference of 2
-        "def",  # 8 shown: differs from {abc} by 6
+        "abcd",  # 1 suppressed: differs from the last shown {abc} by 1 (d)
+        "abc",  # 2 shown: equal to the last shown
+        "abcdef",  # 3 shown: differs from {abc} by 3 = min_group
+        "abcde",  # 4 suppressed: differs from {abcdef} by 1
+        "abc",  # 5 shown: differs from {abcdef} by 3 (from the suppressed {abcde} only by 2)
+        "abd",  # 6 suppressed: c left, d came: a difference of 2
+        "abd",  # 7 shown: still 2 from {abc}, but the same set as the period before
+        "def",  # 8 shown: differs from {abd} by 4
         "de",  # 9 suppressed: fewer than 3
-        "defg",  # 10 suppressed: differs from {def} by 1
-        "abcdefg",  # 11 shown: differs from {def} by 4
+        "defg",  # 10 suppressed: differs from {def} by 1, and from the period before
+        "defg",  # 11 shown: the new set has settled
+        "abcdefg",  # 12 shown: differs from {defg} by 3
     )
     points = team_morale(moods, "day", 3)
-    shown = [0, 3, 4, 6, 8, 11]
+    shown = [0, 2, 3, 5, 7, 8, 11, 12]
     assert [(p.period_start, p.respondents, p.suppressed) for p in points] == [
         (on(7 * n), size, n not in shown)
-        for n, size in enumerate([3, 4, 4, 3, 6, 5, 3, 3, 3, 2, 4, 7])
+        for n, size in enumerate([3, 4, 3, 6, 5, 3, 3, 3, 3, 2, 4, 4, 7])
     ]
     for point in points:
         if point.suppressed:
