@@ -9,8 +9,8 @@ Otherwise comparing two neighbouring figures could single out the few people who
 joined, left or stayed silent in between. The last clause lets a team whose
 membership changed be seen again: the first period with the new set is hidden, and
 from the second on, a comparison with the last shown figure mixes the newcomer's mood
-with a period or more of everyone's, instead of giving it away. A day is also hidden when another day of
-its week is (see `team_morale`). Suppression is decided over the team's whole
+with a period or more of everyone's, instead of giving it away. A day is also hidden
+when another day of its week is (see `team_morale`). Suppression is decided over the team's whole
 history, before any date filter, so choosing a different `from`/`to` never reveals more.
 """
 
