@@ -188,7 +188,9 @@ def abandon(
     return created(response, recorded)
 
 
-@router.get("/{goal_id}")
+# GET /v1/goals/{goal_id} is served (and documented) by services/http/history.py,
+# which hands a request without `as_of` to this function.
+@router.get("/{goal_id}", include_in_schema=False)
 def read_goal(goal_id: str, keel: KeelDep, response: Response) -> dict[str, Any]:
     goal = keel.goal(parse_id("goal", goal_id))
     response.headers["ETag"] = f'"{goal.version}"'
