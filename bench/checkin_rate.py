@@ -98,8 +98,10 @@ def measure(
     try:
         bare_argv = [sys.executable, "-m", "bench.bare_checkin", "--port", str(bare_port)]
         servers.append(Server("bare", bare_argv, bare_port, workdir / "bare-checkin.log", {}))
-        servers.append(start_keel(keel_port, data, workdir / "keel-checkin.log"))
+        keel_server = start_keel(keel_port, data, workdir / "keel-checkin.log")
+        servers.append(keel_server)
         _wait_views(keel_port, timeout=120)
+        keel_server.wait_quiet()  # its start-up work done (see Server.wait_quiet)
         teams = _setup_keel(keel_port, max(1, connections * 4 // MEMBERS_PER_TEAM))
         _wait_views(keel_port)
         bare = _factories(bare_port, teams, connections)

@@ -41,6 +41,7 @@ class LogTimes:
     times_ms: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     rss_mb: float = 0.0  # the server's resident memory after the timed requests
+    quiet_after_s: float = 0.0  # how long its start-up work went on after /readyz
 
 
 def _chosen(teams: list[TeamInfo], count: int) -> list[TeamInfo]:
@@ -146,6 +147,8 @@ def measure(
             sides.append(side)
             _wait_views(port, timeout=600)
         for side in sides:
+            side.times.quiet_after_s = round(side.server.wait_quiet(), 1)
+            say(f"the {side.times.name} server was idle {side.times.quiet_after_s} s after ready")
             side.warm()
         for _ in range(warmup):
             _iteration(sides, record=False)

@@ -67,6 +67,26 @@ class Server:
             time.sleep(0.1)
         raise RuntimeError(f"the {self.name} server did not start in {timeout} s:\n{self.tail()}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (all its threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def wait_quiet(self, timeout: float = 900.0, busy: float = 0.1) -> float:
+        """Seconds until the server is idle: below `busy` of a core for two seconds in a
+        row. A server that is ready may still be working in the background (the alert
+        process reads the whole log into memory when it starts), and requests timed
+        meanwhile would measure that, not themselves."""
+        started = time.monotonic()
+        quiet = 0
+        while quiet < 2:
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(f"the {self.name} server was still busy after {timeout} s")
+            before = self.cpu_seconds()
+            time.sleep(1.0)
+            quiet = quiet + 1 if self.cpu_seconds() - before < busy else 0
+        return time.monotonic() - started
+
     def tail(self, lines: int = 20) -> str:
         """The end of the server's output, to explain a failure."""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -85,11 +105,16 @@ class Server:
             self._log_file.close()
 
 
+# Extra settings for every Keel server the benchmarks start. Empty unless a diagnostic
+# option asks (say `--without-alerts`): the figures are of `keel serve` as it ships.
+KEEL_ENV: dict[str, str] = {}
+
+
 def start_keel(port: int, data_dir: Path, log: Path) -> Server:
     """`keel serve` as production runs it: SQLite, views followed in the same process."""
     argv = [str(VENV_BIN / "keel"), "serve", "--port", str(port)]
     env = {"KEEL_DATA_DIR": str(data_dir), "KEEL_PORT": str(port), "KEEL_STORE": "sqlite"}
-    return Server("keel", argv, port, log, env)
+    return Server("keel", argv, port, log, {**env, **KEEL_ENV})
 
 
 def start_bare(port: int, log: Path) -> Server:

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import checkin_rate, fresh, latency, logcache
+from bench import checkin_rate, fresh, latency, logcache, servers
 from bench.__main__ import _progress, _statuses, console
 from bench.logcache import Manifest
 from bench.report import RESULTS, Latency, Rate, Ratio, Report
@@ -36,6 +36,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=2.0, help="(g) warm-up per server")
     p.add_argument("--connections", type=int, default=12, help="(g) keep-alive connections")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    p.add_argument(
+        "--without-alerts",
+        action="store_true",
+        help="diagnosis only: servers without the in-process alert process",
+    )
     return p.parse_args(argv)
 
 
@@ -118,6 +123,7 @@ def _latency_figure(
             t.name: min(args.latency_teams, n) for t, n in zip(times, teams, strict=True)
         },
         "server_rss_mb": {t.name: round(t.rss_mb) for t in times},
+        "server_busy_after_ready_s": {t.name: t.quiet_after_s for t in times},
     }
 
 
@@ -157,6 +163,8 @@ def _checkin_figure(args: argparse.Namespace, small_dir: Path, tmp: Path, report
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    if args.without_alerts:
+        servers.KEEL_ENV["KEEL_RUN_ALERTS"] = "false"
     report = Report(settings=vars(args))
     started = time.perf_counter()
     timings: dict[str, float] = {}

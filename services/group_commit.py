@@ -3,7 +3,7 @@
 On SQLite, syncing the log to disk at each commit costs about as much as a whole HTTP
 request. The HTTP endpoints that take most of the traffic hand their command to one
 writer thread instead: it runs the commands that arrived together one after another,
-then saves everything they recorded with one `save(...)`, one transaction. While it
+then saves everything they recorded in one transaction. While it
 waits for the disk, the next requests queue up, so the busier the server, the more
 commands share a commit. A caller hears back only after that commit: a 201 is exactly
 as durable as one saved alone.
@@ -291,7 +291,10 @@ class GroupCommit:
         self.batches += 1
         self.commands += len(done)
         for listener in self._keel.on_recorded:
-            listener(position)
+            try:
+                listener(position)
+            except Exception:  # the batch is committed: its callers must hear so
+                log.exception("a listener failed at position %d", position)
         return [(job, result, None) for job, result in done]
 
 
