@@ -161,6 +161,11 @@ def _checkin_figure(args: argparse.Namespace, small_dir: Path, tmp: Path, report
     }
 
 
+def _so_far(report: Report) -> None:
+    report.print(console)
+    report.write(WORK_LIFE_RESULTS)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     if args.without_alerts:
@@ -178,12 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     mark = timed("d_logs", started)
     with tempfile.TemporaryDirectory(prefix="keel-bench-wl-") as name:
         tmp = Path(name)
+        # Each figure is printed and written as soon as it is measured, so a failure
+        # later in the run (a server killed from outside, say) loses only its own.
         if "e" in args.only:
             _rebuild_figure(args, big[0], report)
             mark = timed("e_rebuild", mark)
+            _so_far(report)
         if "f" in args.only:
             _latency_figure(args, small, big, tmp, report)
             mark = timed("f_latency", mark)
+            _so_far(report)
         if "g" in args.only:
             _checkin_figure(args, small[0], tmp, report)
             mark = timed("g_checkin", mark)
