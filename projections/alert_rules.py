@@ -283,8 +283,10 @@ class AlertRules:
         if week == week_of(team.clock):
             team.participation.weeks.setdefault(week, set()).add(member_id)
             team.participation.week_evidence.setdefault(week, []).append(evidence)
-        for item in event.wins:
-            team.wins.setdefault(UUID(item["id"]), _Win(day, _item_evidence(event, position, item)))
+        if day > self._wins_forgotten_before(team):
+            for item in event.wins:
+                win = _Win(day, _item_evidence(event, position, item))
+                team.wins.setdefault(UUID(item["id"]), win)
         for item in event.blockers:
             blocker_id = UUID(item["id"])
             if blocker_id not in team.blockers:
@@ -474,11 +476,11 @@ class AlertRules:
 
     def _check_wins(self, team: _Team, position: int, out: list[Decision]) -> None:
         p = self.params(team, Rule.UNRECOGNISED_WINS)
-        grace, window = timedelta(days=p["grace_days"]), timedelta(days=p["window_days"])
+        grace = timedelta(days=p["grace_days"])
         # Wins whose grace is over (a recognition on the last day of grace still
         # counts), reported within the window before that.
         newest = team.clock - grace - timedelta(days=1)
-        oldest = newest - window
+        oldest = self._wins_forgotten_before(team)
         for win_id in [w for w, win in team.wins.items() if win.day <= oldest]:
             del team.wins[win_id]  # too old to count ever again
         due = [w for w in team.wins.values() if w.day <= newest]
@@ -503,6 +505,13 @@ class AlertRules:
         elif not firing and team.wins_alert is not None:
             out.append(Clear(team.wins_alert, team.id, Rule.UNRECOGNISED_WINS, team.clock))
             team.wins_alert = None
+
+    def _wins_forgotten_before(self, team: _Team) -> date:
+        """Wins of this day or before can never count again. (A log need not be in
+        business-day order: an import, or a backfilled journal, brings old wins after
+        newer ones; keeping them would only grow the rules' memory.)"""
+        p = self.params(team, Rule.UNRECOGNISED_WINS)
+        return team.clock - timedelta(days=p["grace_days"] + 1 + p["window_days"])
 
     # --- participation_drop ----------------------------------------------------------------
 

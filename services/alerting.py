@@ -15,6 +15,7 @@ carries on from there: the rules are deterministic, so this is the state it had.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,9 @@ from services.errors import NotFound, VersionMismatch
 from services.keel import DateAsISO, Keel, Recorded
 
 log = logging.getLogger(__name__)
+
+# After replaying this many events on start, freeze what the process holds (see _ready).
+FREEZE_AFTER = 10_000
 
 
 class Alerts(Application[UUID]):
@@ -164,6 +168,12 @@ class AlertProcess:
             tracked = self.alerts.tracked(self.keel.name)
             for events, _ in self.pages(0, tracked):
                 rules.observe_all(events)  # type: ignore[arg-type]
+            if tracked >= FREEZE_AFTER:
+                # The rules' state is long-lived and has no reference cycles: leave it
+                # out of the cyclic collector's full passes, which otherwise stop the
+                # whole process for longer the larger it is (refcounting still frees
+                # what the rules drop).
+                gc.freeze()
             self.rules, self.position = rules, tracked
         return self.rules
 

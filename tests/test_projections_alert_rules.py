@@ -406,3 +406,18 @@ def test_a_departure_clears_the_members_streak() -> None:
     [done] = cleared(decisions, Rule.SETBACK_STREAK)
     assert done.alert_id == streak.alert_id
     assert done.occurred_on == START + timedelta(days=3)
+
+
+def test_wins_too_old_to_count_are_not_kept_when_they_arrive_late() -> None:
+    story = Story()
+    late = story.member_ids[1]
+    story.day(START + timedelta(days=100), [4])  # the team's clock is now day 100
+    for offset in range(50):  # a backfilled journal: wins of days 0-49, after day 100
+        report = CheckIn(day=START + timedelta(days=offset), mood=4, wins=["w"])
+        story.journals[late].check_in(report, actor="x")
+        story.record(story.journals[late])
+    rules = AlertRules()
+    rules.observe_all(story.events)
+    # Day 100 - 7 (grace) - 1 - 30 (window) = day 62: nothing before it can count.
+    assert rules.teams[story.team.id].wins == {}
+    assert raised(story.decisions(), Rule.UNRECOGNISED_WINS) == []

@@ -93,7 +93,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         if container.settings.run_alerts:
             # The alert process is a follower of Keel's log like the views; the alerts
             # view follows the Alerts log, whose positions are its own.
-            evaluated = container.alerts.tracked(container.keel.name)
+            # The process's own position: 0 until it has read the log back into
+            # memory after a start (a minute on a 1M-event log).
+            evaluated = container.alert_process.position
             alerts_head = container.alerts.head()
             listed = container.alert_runner.positions()
             if evaluated < head:
