@@ -78,6 +78,36 @@ def relay(
 
 
 @app.command()
+def follow(
+    views: bool = typer.Option(True, help="Fold the log into the views."),
+    alerts: bool = typer.Option(True, help="Evaluate the alert rules."),
+    every: float = typer.Option(10.0, help="Seconds between progress lines."),
+) -> None:
+    """Follow the log as a process of its own, until interrupted: for `keel serve`
+    run with KEEL_RUN_PROJECTIONS=false and/or KEEL_RUN_ALERTS=false."""
+    if not (views or alerts):
+        console.print("nothing to follow: --no-views and --no-alerts")
+        raise typer.Exit(2)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    container = bootstrap(Settings())
+    try:
+        if views:
+            container.runner.start()
+            container.alert_runner.start()
+        if alerts:
+            container.alert_process.start()
+        console.print(f"following the log (views: {views}, alerts: {alerts}); Ctrl-C stops")
+        while not stopping.wait(every):
+            head = container.keel.head()
+            shown = {**container.runner.positions(), "alerts": container.alert_process.position}
+            console.print(f"log head {head}: {shown}")
+    finally:
+        container.close()
+
+
+@app.command()
 def demo(
     force: bool = typer.Option(False, "--force", help="Load another copy if one is there."),
 ) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -155,3 +160,34 @@ def test_rebuild_brings_views_that_are_behind_to_the_head(store: Store) -> None:
 def test_rebuild_of_an_empty_store(tmp_path: Path) -> None:
     output = keel(tmp_path / "empty", "projections", "rebuild")
     assert re.search(r"rebuilt \d+ views up to position 0\b", output), output
+
+
+@pytest.mark.slow
+def test_keel_follow_runs_the_views_and_alerts_apart_until_stopped(store: Store) -> None:
+    keel_bin = Path(sys.executable).with_name("keel")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    env = {**inherited, "KEEL_STORE": "sqlite", "KEEL_DATA_DIR": str(store.data_dir)}
+    process = subprocess.Popen(
+        [str(keel_bin), "follow", "--every", "0.2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        reader = bootstrap(store.settings)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                views = set(reader.runner.positions().values())
+                evaluated = reader.alerts.tracked(reader.keel.name)
+                if views == {store.head} and evaluated == store.head:
+                    break
+                assert time.monotonic() < deadline, (views, evaluated, store.head)
+                time.sleep(0.05)
+        finally:
+            reader.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output.decode()
+    assert "following the log (views: True, alerts: True)" in output.decode()
