@@ -36,6 +36,8 @@ class Server:
         self, name: str, argv: list[str], port: int, log: Path, env: dict[str, str]
     ) -> None:
         self.name, self.port, self.log = name, port, log
+        # `keel follow` beside a Keel server, in the split topology (see FOLLOWER).
+        self.follower: subprocess.Popen[bytes] | None = None
         self._log_file: TextIO = log.open("w")
         # No KEEL_* setting leaks in from the caller's shell (say KEEL_STORE=postgres, or
         # KEEL_RUN_PROJECTIONS=false): the server runs on exactly the settings given here.
@@ -103,18 +105,34 @@ class Server:
                 self.process.wait()
         if not self._log_file.closed:
             self._log_file.close()
+        if self.follower is not None:
+            self.follower.send_signal(signal.SIGTERM)
+            self.follower.wait(timeout=30)
+            self.follower = None
 
 
 # Extra settings for every Keel server the benchmarks start. Empty unless a diagnostic
 # option asks (say `--without-alerts`): the figures are of `keel serve` as it ships.
 KEEL_ENV: dict[str, str] = {}
+# Whether `start_keel` also starts `keel follow` beside the server (see --split).
+FOLLOWER = False
 
 
 def start_keel(port: int, data_dir: Path, log: Path) -> Server:
     """`keel serve` as production runs it: SQLite, views followed in the same process."""
     argv = [str(VENV_BIN / "keel"), "serve", "--port", str(port)]
     env = {"KEEL_DATA_DIR": str(data_dir), "KEEL_PORT": str(port), "KEEL_STORE": "sqlite"}
-    return Server("keel", argv, port, log, {**env, **KEEL_ENV})
+    server = Server("keel", argv, port, log, {**env, **KEEL_ENV})
+    if FOLLOWER:
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+        server.follower = subprocess.Popen(
+            [str(VENV_BIN / "keel"), "follow"],
+            cwd=ROOT,
+            env={**inherited, **env},
+            stdout=log.with_suffix(".follow.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
+    return server
 
 
 def start_bare(port: int, log: Path) -> Server:

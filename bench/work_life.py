@@ -41,6 +41,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="diagnosis only: servers without the in-process alert process",
     )
+    p.add_argument(
+        "--split",
+        action="store_true",
+        help="(g) the scaled topology on one machine: `keel serve` without the views and "
+        "the alert process, which run beside it in `keel follow`",
+    )
     return p.parse_args(argv)
 
 
@@ -170,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     if args.without_alerts:
         servers.KEEL_ENV["KEEL_RUN_ALERTS"] = "false"
+    if args.split:
+        servers.KEEL_ENV.update(KEEL_RUN_PROJECTIONS="false", KEEL_RUN_ALERTS="false")
+        servers.FOLLOWER = True
     report = Report(settings=vars(args))
     started = time.perf_counter()
     timings: dict[str, float] = {}
