@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import subprocess
 import tempfile
 import threading
@@ -36,7 +35,7 @@ from nats.aio.msg import Msg
 from rich.console import Console
 
 from bench.report import Latency, Ratio, Report, percentile
-from bench.servers import VENV_BIN, Server, free_port, request
+from bench.servers import VENV_BIN, Server, environment_without_keel, free_port, request
 from services.bootstrap import bootstrap
 from services.settings import Settings
 
@@ -201,7 +200,7 @@ def run(nats_url: str, members: int, days: int) -> Report:
                     env["KEEL_RUN_RELAY"] = "false"
                     relay = subprocess.Popen(
                         [str(VENV_BIN / "keel"), "relay"],
-                        env={**_base_env(), **env, "KEEL_DATA_DIR": str(data)},
+                        env={**environment_without_keel(), **env, "KEEL_DATA_DIR": str(data)},
                         stdout=(Path(tmp) / "relay.log").open("w"),
                         stderr=subprocess.STDOUT,
                     )
@@ -241,10 +240,6 @@ def run(nats_url: str, members: int, days: int) -> Report:
     finally:
         sub.close()
     return report
-
-
-def _base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
 
 
 def main() -> None:

@@ -29,6 +29,12 @@ def free_port() -> int:
         return port
 
 
+def environment_without_keel() -> dict[str, str]:
+    """This process's environment minus every KEEL_* setting: a server started with it
+    runs on exactly the settings given (not, say, a KEEL_STORE=postgres from the shell)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+
+
 class Server:
     """A server subprocess whose output goes to a log file, for post-mortems."""
 
@@ -41,11 +47,10 @@ class Server:
         self._log_file: TextIO = log.open("w")
         # No KEEL_* setting leaks in from the caller's shell (say KEEL_STORE=postgres, or
         # KEEL_RUN_PROJECTIONS=false): the server runs on exactly the settings given here.
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
         self.process = subprocess.Popen(
             argv,
             cwd=ROOT,
-            env={**inherited, **env},
+            env={**environment_without_keel(), **env},
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
         )
@@ -124,11 +129,10 @@ def start_keel(port: int, data_dir: Path, log: Path) -> Server:
     env = {"KEEL_DATA_DIR": str(data_dir), "KEEL_PORT": str(port), "KEEL_STORE": "sqlite"}
     server = Server("keel", argv, port, log, {**env, **KEEL_ENV})
     if FOLLOWER:
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
         server.follower = subprocess.Popen(
             [str(VENV_BIN / "keel"), "follow"],
             cwd=ROOT,
-            env={**inherited, **env},
+            env={**environment_without_keel(), **env},
             stdout=log.with_suffix(".follow.log").open("w"),
             stderr=subprocess.STDOUT,
         )

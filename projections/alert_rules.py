@@ -163,6 +163,7 @@ class _Team:
     members: dict[UUID, tuple[date, date | None]] = field(default_factory=dict)
     min_group: int | None = None
     tuned: dict[str, dict[str, float]] = field(default_factory=dict)
+    params: dict[Rule, dict[str, float]] = field(default_factory=dict)  # see AlertRules.params
     morale: _Morale = field(default_factory=_Morale)
     participation: _Participation = field(default_factory=_Participation)
     changes: list[_Change] = field(default_factory=list)
@@ -188,7 +189,11 @@ class AlertRules:
         self.member_of: dict[UUID, UUID] = {}  # journal id -> member id
 
     def params(self, team: _Team, rule: Rule) -> dict[str, float]:
-        return self.parameters.of(rule, team.tuned)
+        # Asked for on every check-in: merged once per team, again after a tuning.
+        merged = team.params.get(rule)
+        if merged is None:
+            merged = team.params[rule] = self.parameters.of(rule, team.tuned)
+        return merged
 
     # --- the entry point -----------------------------------------------------------
 
@@ -241,6 +246,7 @@ class AlertRules:
                 team.tuned[event.rule] = dict(event.parameters)
             else:
                 team.tuned.pop(event.rule, None)
+            team.params.pop(Rule(event.rule), None)
 
     @_observe.register
     def _(self, event: Goal.GoalSet, position: int, out: list[Decision]) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -36,6 +35,7 @@ from eventsourcing.persistence import (
 from domain.alert import Alert, Rule
 from projections.alert_rules import AlertRules, Clear, Decision, Raise
 from services.errors import NotFound, VersionMismatch
+from services.following import LogFollower
 from services.keel import DateAsISO, Keel, Recorded
 
 log = logging.getLogger(__name__)
@@ -115,15 +115,9 @@ class Alerts(Application[UUID]):
             listener(position)
 
 
-@dataclass
-class Page:
-    """What one page of Keel's log decided."""
+class AlertProcess(LogFollower):
+    thread_name = "keel-alerts"
 
-    last_position: int
-    decisions: list[Decision]
-
-
-class AlertProcess:
     def __init__(
         self,
         keel: Keel,
@@ -133,19 +127,16 @@ class AlertProcess:
         batch_size: int = 1000,
         poll_interval: float = 0.2,
     ) -> None:
+        super().__init__(poll_interval)
         self.keel = keel
         self.alerts = alerts
         self._new_rules = rules
         self.rules: AlertRules | None = None
         self.batch_size = batch_size
-        self.poll_interval = poll_interval
         # Folds read no personal text, so events are read with their texts sealed.
         self.mapper: Mapper[UUID] = Mapper(keel.mapper.transcoder)
         self.position = 0
         self.failure: str | None = None
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # --- reading Keel's log -------------------------------------------------------------
 
@@ -244,33 +235,15 @@ class AlertProcess:
             if count == 0:
                 break
 
-    # --- following ----------------------------------------------------------------------
+    # --- following (services/following.py) ----------------------------------------------
 
-    def nudge(self, _position: int | None = None) -> None:
-        self._wake.set()
+    def page_processed(self) -> None:
+        self.failure = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._follow, name="keel-alerts", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _follow(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            try:
-                while self.process_page() and not self._stopping.is_set():
-                    pass
-                self.failure = None
-            except Exception as error:  # keep following: a blip must not stop alerting
-                log.exception("alert process failed; retrying from its recorded position")
-                self.failure = f"{type(error).__name__}: {error}"
-                self.rules = None  # start again from what was recorded
-            self._wake.wait(self.poll_interval)
+    def page_failed(self, error: Exception) -> None:
+        log.exception("alert process failed; retrying from its recorded position")
+        self.failure = f"{type(error).__name__}: {error}"
+        self.rules = None  # start again from what was recorded
 
 
 # --- back-testing ---------------------------------------------------------------------

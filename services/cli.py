@@ -59,6 +59,14 @@ def serve(
     )
 
 
+def _stopped_by_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM, for commands that run until stopped."""
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    return stopping
+
+
 @app.command()
 def relay(
     every: float = typer.Option(10.0, help="Seconds between progress lines."),
@@ -70,9 +78,7 @@ def relay(
         console.print("KEEL_NATS_URL is not set: there is nowhere to publish")
         raise typer.Exit(2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
+    stopping = _stopped_by_signals()
     console.print(f"relaying to {settings.nats_url} (store: {settings.store}); Ctrl-C stops")
     run_relays(settings, stopping, logging.getLogger("keel.relay").info, every)
 
@@ -88,9 +94,7 @@ def follow(
     if not (views or alerts):
         console.print("nothing to follow: --no-views and --no-alerts")
         raise typer.Exit(2)
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
+    stopping = _stopped_by_signals()
     container = bootstrap(Settings())
     try:
         if views:

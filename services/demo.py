@@ -1097,14 +1097,5 @@ def load_demo(
             raise DemoAlreadyLoaded(already)
     head = keel.head()
     story = Story(keel, today, seed)
-    # eventsourcing hands each command a deep copy of the cached aggregate, so a
-    # command that fails half-way cannot corrupt the cache. Copying two years of a
-    # journal for every check-in would make the load quadratic; the story is the only
-    # writer here and stops at its first failure, so it works on the cached copies.
-    repository = keel.repository
-    deepcopy, repository.deepcopy_from_cache = repository.deepcopy_from_cache, False
-    try:
-        teams = story.run(on_day)
-    finally:
-        repository.deepcopy_from_cache = deepcopy
+    teams = story.run(on_day)
     return DemoLoaded(teams, story.start, today, keel.head() - head)

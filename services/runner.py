@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Mapper, Tracking
 
 from projections.rows import Fold, RowOp
+from services.following import LogFollower
 from services.views import ViewStore
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,9 @@ class View:
         return handler
 
 
-class Runner:
+class Runner(LogFollower):
+    thread_name = "keel-runner"
+
     def __init__(
         self,
         app: Application[UUID],
@@ -84,11 +86,8 @@ class Runner:
         # A rebuild reads bigger pages: fewer, larger transactions write the views'
         # tables much faster. Memory grows with it (see bench/README.md).
         self.rebuild_batch_size = max(batch_size, rebuild_batch_size)
-        self.poll_interval = poll_interval
         self._positions = {v.name: v.store.position(app.name) for v in self.views}
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(poll_interval)
         self.failures: dict[str, str] = {}
 
     # --- positions -------------------------------------------------------------------
@@ -176,29 +175,3 @@ class Runner:
                 gc.enable()
             for view in self.views:
                 view.store.create_indexes()
-
-    # --- following -------------------------------------------------------------------
-
-    def nudge(self, _position: int | None = None) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._follow, name="keel-runner", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _follow(self) -> None:
-        while not self._stopping.is_set():
-            # Clear before reading, so a nudge that lands mid-page is not lost.
-            self._wake.clear()
-            try:
-                while self.process_page() and not self._stopping.is_set():
-                    pass
-            except Exception:  # keep following: a database blip must not stop the views
-                log.exception("runner failed to process a page; retrying")
-            self._wake.wait(self.poll_interval)

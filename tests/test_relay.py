@@ -21,8 +21,6 @@ from uuid import UUID, uuid4
 import nats
 import nats.js.errors
 import pytest
-from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder
 from nats.js.api import RawStreamMsg
 
 from domain.alert import Alert, Rule, Severity
@@ -30,7 +28,7 @@ from domain.goal import ConcernKind
 from domain.journal import CheckIn
 from domain.team import DepartureReason
 from services.alerting import Alerts
-from services.keel import DateAsISO, Keel
+from services.keel import Keel
 from services.relay import Relays, RelayStore, alert_relay, event_relay, open_relays
 from services.settings import Settings
 from tests.conftest import NatsNames, NatsServer
@@ -43,24 +41,11 @@ DAY = date(2026, 1, 5)
 WAIT = 30.0
 
 
-class AlertLog(Application[UUID]):
-    """An application named like the lead's Alerts, recording Alert aggregates."""
-
-    name = "Alerts"
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
-
-    def head(self) -> int:
-        return self.recorder.max_notification_id() or 0
-
-
 def text(what: str) -> str:
     return f"{MARK} {what}"
 
 
-def raise_alert(alerts: AlertLog, team_id: UUID, episode: int) -> Alert:
+def raise_alert(alerts: Alerts, team_id: UUID, episode: int) -> Alert:
     alert = Alert.raise_(
         team_id=team_id,
         rule=Rule.BLOCKER_AGING,
@@ -324,7 +309,7 @@ def test_alert_events_reach_the_alerts_stream_by_team_and_rule(
     sqlite_settings: Settings, nats_url: str, nats_names: NatsNames
 ) -> None:
     config = nats_names.settings(sqlite_settings, nats_url)
-    alerts = AlertLog(env=config.eventsourcing_env(AlertLog.name))
+    alerts = Alerts(env=config.eventsourcing_env(Alerts.name))
     store = RelayStore(config)
     team_id = uuid4()
     try:
@@ -366,7 +351,7 @@ def test_alerts_raised_while_nats_is_down_are_all_in_the_stream_once(
 ) -> None:
     names = NatsNames.unique()
     config = names.settings(sqlite_settings, nats_server.url)
-    alerts = AlertLog(env=config.eventsourcing_env(AlertLog.name))
+    alerts = Alerts(env=config.eventsourcing_env(Alerts.name))
     store = RelayStore(config)
     relay = alert_relay(config, alerts, store)
     raised: list[UUID] = []
@@ -417,7 +402,7 @@ def test_a_relay_started_before_nats_waits_and_then_delivers(
     nats_server.stop(signal.SIGKILL)
     names = NatsNames.unique()
     config = names.settings(sqlite_settings, nats_server.url)
-    alerts = AlertLog(env=config.eventsourcing_env(AlertLog.name))
+    alerts = Alerts(env=config.eventsourcing_env(Alerts.name))
     store = RelayStore(config)
     relay = alert_relay(config, alerts, store)
     try:
