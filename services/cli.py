@@ -24,6 +24,7 @@ from services.bootstrap import bootstrap
 from services.cli_alerts import alerts_app
 from services.cli_transfer import export_events, import_checkins, import_events
 from services.demo import demo_teams, load_demo
+from services.gc_tuning import tune_for_service
 from services.relay import run_relays
 from services.settings import Settings
 
@@ -95,6 +96,7 @@ def follow(
         console.print("nothing to follow: --no-views and --no-alerts")
         raise typer.Exit(2)
     stopping = _stopped_by_signals()
+    tune_for_service()
     container = bootstrap(Settings())
     try:
         if views:

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.bootstrap import Container, bootstrap
+from services.gc_tuning import tune_for_service
 from services.http import goals, history, problems, teams, work_life
 from services.http.alerts import router as alerts_router
 from services.http.deps import ContainerDep
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         built = container or bootstrap(settings or Settings())
         app.state.container = built
         if owned:
+            # A server of its own (not a test's app): see services/gc_tuning.py.
+            tune_for_service()
             built.start()
         relays = start_relays(built.settings, built.keel, built.alerts) if owned else None
         app.state.relays = relays
