@@ -74,11 +74,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     problems.install(app)
     app.add_middleware(RequireJSON)
+    # FastAPI tries routes in order, and trying one costs about as much as a small
+    # handler: the routes that take most of the traffic (check-ins, then the team
+    # views) come first.
+    app.include_router(work_life.router)
     app.include_router(teams.router)
     # Before goals: it answers GET /v1/goals/{id}?as_of= and hands the plain GET on.
     app.include_router(history.router)
     app.include_router(goals.router)
-    app.include_router(work_life.router)
     app.include_router(export_router)
     app.include_router(alerts_router)
 
