@@ -93,6 +93,13 @@ class Freshness:
     def forget(self) -> None:
         self._versions.clear()
 
+    def saved(self, first: int, last: int) -> None:
+        """This writer saved positions `first` to `last`, and what it saved is current.
+        When nothing was saved elsewhere since the last read, the next read can start
+        after them: re-reading its own writes cost the writer a query per batch."""
+        if first == self._seen + 1:
+            self._seen = last
+
     def cached(self, id_: UUID, *, copy_it: bool) -> Aggregate | None:
         """The cached aggregate if it is known to be current, else None."""
         version = self._versions.get(id_)
@@ -152,6 +159,8 @@ class Batch:
             # The command returned this Recorded before its position existed. Nobody
             # outside the writer has seen it yet: its caller is answered after this.
             object.__setattr__(d.recorded, "position", recordings[last - 1].notification.id)
+        if self.freshness is not None and recordings:
+            self.freshness.saved(recordings[0].notification.id, recordings[-1].notification.id)
         cache = keel.repository.cache
         if cache is not None:
             # These copies are the state just saved: caching them spares the next

@@ -283,6 +283,27 @@ def test_what_another_process_saved_is_seen_by_the_next_batch(container: Contain
     assert keel.writer.batches == 2  # no batch was refused: nothing stale was used
 
 
+def test_a_batch_does_not_read_back_what_the_writer_saved_itself(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keel = container.keel
+    team, (ana, bo) = team_of(keel, 2)
+    assert run_gated(keel.writer, [check_in(keel, team, ana, DAY)])[0][1] is None
+    read: list[int] = []
+    select = keel.recorder.select_notifications
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        page = select(*args, **kwargs)
+        read.extend(n.id for n in page)
+        return page
+
+    monkeypatch.setattr(keel.recorder, "select_notifications", counted)
+    outcomes = run_gated(keel.writer, [check_in(keel, team, bo, DAY)])
+
+    assert outcomes[0][1] is None
+    assert read == []  # the first batch's check-in was not read again
+
+
 def test_a_batch_that_cannot_read_the_store_fails_its_callers_and_the_writer_goes_on(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
