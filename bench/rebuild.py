@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.loggen import LogGenerator
+from services import rebuilding
 from services.bootstrap import Container, bootstrap
 from services.settings import Settings
 
@@ -90,3 +91,18 @@ def rebuild(container: Container) -> tuple[int, float]:
     if any(position != head for position in positions.values()):
         raise RuntimeError(f"rebuild stopped short of {head}: {positions}")
     return head, seconds
+
+
+def rebuild_parallel(
+    container: Container, jobs: int | None = None
+) -> tuple[int, float, list[rebuilding.Child]]:
+    """The same, the views shared out among `jobs` processes (services/rebuilding.py);
+    return (events, seconds, what each child process reported)."""
+    head = container.runner.head()
+    started = time.perf_counter()
+    children = rebuilding.rebuild(container.runner, container.settings, jobs=jobs)
+    seconds = time.perf_counter() - started
+    positions = container.runner.positions()
+    if any(position != head for position in positions.values()):
+        raise RuntimeError(f"rebuild stopped short of {head}: {positions}")
+    return head, seconds, children

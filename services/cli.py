@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from domain import calendar
+from services import rebuilding
 from services.bootstrap import bootstrap
 from services.cli_alerts import alerts_app
 from services.cli_transfer import export_events, import_checkins, import_events
@@ -158,11 +159,23 @@ def status() -> None:
 
 
 @projections_app.command("rebuild")
-def rebuild() -> None:
+def rebuild(
+    jobs: int | None = typer.Option(
+        None,
+        "--jobs",
+        "-j",
+        min=1,
+        show_default=False,
+        help="Processes to rebuild in, each folding a share of the views and reading the "
+        "whole log itself. Default: one per CPU core, at most one per view. 1: in this "
+        "process, one read of the log for every view.",
+    ),
+) -> None:
     """Empty the views and fold the whole log into them again."""
     container = bootstrap(Settings())
     try:
-        head = container.runner.head()
+        runner = container.runner
+        head = runner.head()
         columns = (
             TextColumn("rebuilding views"),
             BarColumn(),
@@ -171,8 +184,25 @@ def rebuild() -> None:
         )
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("rebuild", total=head)
-            container.runner.rebuild(lambda count: progress.advance(task, count))
-        console.print(f"rebuilt {len(container.runner.views)} views up to position {head}")
+            children = rebuilding.rebuild(
+                runner,
+                container.settings,
+                jobs=jobs,
+                progress=lambda count: progress.advance(task, count),
+            )
+        shared = " | ".join(", ".join(child.views) for child in children)
+        done = f"rebuilt {len(runner.views)} views up to position {head}"
+        console.print(done + (f" in {len(children)} processes ({shared})" if children else ""))
+    except rebuilding.RebuildFailed as error:
+        console.print(error.details, markup=False, highlight=False)
+        console.print(str(error), style="red", markup=False, highlight=False)
+        console.print(
+            "The other views were stopped. Each view holds every row up to its position "
+            "(`keel projections status`): `keel serve` or `keel follow` carry it on from "
+            "there, or rebuild again once the cause is fixed.",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
     finally:
         container.close()
 

@@ -89,12 +89,19 @@ class Runner(LogFollower):
         self._positions = {v.name: v.store.position(app.name) for v in self.views}
         super().__init__(poll_interval)
         self.failures: dict[str, str] = {}
+        # The view whose fold raised last, and at which position (None: none has).
+        self.fold_failure: tuple[str, int] | None = None
 
     # --- positions -------------------------------------------------------------------
 
     def positions(self) -> dict[str, int]:
         """Each view's position as its store records it."""
         return {v.name: v.store.position(self.app.name) for v in self.views}
+
+    def reload_positions(self) -> None:
+        """Read each view's position from its store again: after something other than
+        this runner moved them (a rebuild in other processes, services/rebuilding.py)."""
+        self._positions = self.positions()
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
@@ -118,10 +125,17 @@ class Runner(LogFollower):
                 continue
             handlers = {t: view.handler(t) for t in types}
             ops: list[RowOp] = []
-            for event, position in events:
-                handler = handlers[type(event)]
-                if handler is not None and position > seen:
-                    ops += handler(event, position)
+            try:
+                for event, position in events:
+                    handler = handlers[type(event)]
+                    if handler is not None and position > seen:
+                        ops += handler(event, position)
+            except Exception as error:
+                # The same error goes on up (a rebuild stops; a follower logs it and
+                # tries the page again), saying whose fold raised, and where.
+                error.add_note(f"in the fold of view {view.name}, at position {position}")
+                self.fold_failure = (view.name, position)
+                raise
             try:
                 view.store.apply(ops, Tracking(self.app.name, last))
             except IntegrityError:
@@ -154,7 +168,10 @@ class Runner(LogFollower):
                 break
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> None:
-        """Empty every view and fold the whole log again."""
+        """Empty every view and fold the whole log again, in this process.
+
+        services/rebuilding.py splits the views among processes of their own, each
+        running this over its share."""
         for view in self.views:
             view.store.reset(self.app.name)
             view.store.drop_indexes()

@@ -21,6 +21,7 @@ from domain.goal import Goal
 from domain.team import DepartureReason
 from services.bootstrap import bootstrap
 from services.cli import app
+from services.rebuilding import RebuildFailed
 from services.settings import Settings
 
 DAY = date(2026, 1, 5)
@@ -160,6 +161,42 @@ def test_rebuild_brings_views_that_are_behind_to_the_head(store: Store) -> None:
 def test_rebuild_of_an_empty_store(tmp_path: Path) -> None:
     output = keel(tmp_path / "empty", "projections", "rebuild")
     assert re.search(r"rebuilt \d+ views up to position 0\b", output), output
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_rebuild_with_jobs_gives_the_views_one_process_gives(store: Store, jobs: str) -> None:
+    keel(store.data_dir, "projections", "rebuild")
+    before = dumps(store.settings)
+
+    output = keel(store.data_dir, "projections", "rebuild", "--jobs", jobs)
+
+    assert re.search(rf"rebuilt \d+ views up to position {store.head}\b", output), output
+    in_processes = "in 2 processes (work_life | goal_audit, team_directory, team_history)"
+    assert (in_processes in " ".join(output.split())) == (jobs == "2"), output
+    assert f"{store.head}/{store.head}" in output  # the progress bar reached the head
+    assert dumps(store.settings) == before
+    assert_status(keel(store.data_dir, "projections", "status"), store.head, store.head)
+
+
+def test_rebuild_help_shows_the_jobs_option(tmp_path: Path) -> None:
+    output = keel(tmp_path / "empty", "projections", "rebuild", "--help")
+    assert "--jobs" in output
+    assert "one per CPU core, at most one per view" in re.sub(r"[│\s]+", " ", output)
+    refused = CliRunner().invoke(app, ["projections", "rebuild", "--jobs", "0"])
+    assert refused.exit_code == 2
+
+
+def test_a_failed_rebuild_names_the_view_and_exits_1(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(*args: Any, **kwargs: Any) -> None:
+        raise RebuildFailed(["work_life"], "rebuilding view work_life failed: boom", "trace")
+
+    monkeypatch.setattr("services.cli.rebuilding.rebuild", failing)
+    env = {"KEEL_STORE": "sqlite", "KEEL_DATA_DIR": str(store.data_dir), "COLUMNS": "120"}
+    result = CliRunner().invoke(app, ["projections", "rebuild", "--jobs", "2"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "rebuilding view work_life failed: boom" in result.output
 
 
 @pytest.mark.slow

@@ -1,0 +1,211 @@
+"""Rebuilding the views in parallel processes, on both backends: the same rows as in one
+process, and a child's failure fails the rebuild, naming its view."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from projections.goal_audit import GoalAudit
+from projections.rows import Fold, Put, RowOp, Table
+from services import rebuilding
+from services.bootstrap import Container, bootstrap
+from services.keel import Keel
+from services.rebuilding import RebuildFailed
+from services.runner import Runner, View
+from services.settings import Settings
+from services.views import open_view_store
+from tests.test_runner import dump, populate
+
+SEEN = Table("seen", ("position",), ("position",), types={"position": "INTEGER"})
+FAILS_AT = 5
+
+
+class Exploding:
+    """A view whose fold raises at FAILS_AT: the test's fault, in a spawned child (which
+    imports this module to unpickle it)."""
+
+    name = "exploding"
+    tables: tuple[Table, ...] = (SEEN,)
+
+    def fold(self, event: object, position: int) -> list[RowOp]:
+        if position == FAILS_AT:
+            raise RuntimeError(f"boom at {position}")
+        return [Put(SEEN, {"position": position})]
+
+
+class Vanishing(Exploding):
+    """A view whose child process ends at FAILS_AT without a word, as if killed."""
+
+    name = "vanishing"
+
+    def fold(self, event: object, position: int) -> list[RowOp]:
+        if position == FAILS_AT:
+            os._exit(3)
+        return super().fold(event, position)
+
+
+class Unwritable(Exploding):
+    """A view whose rows at FAILS_AT cannot be written (a Put without its key column)."""
+
+    name = "unwritable"
+
+    def fold(self, event: object, position: int) -> list[RowOp]:
+        if position == FAILS_AT:
+            return [Put(SEEN, {"when": position})]
+        return super().fold(event, position)
+
+
+@contextmanager
+def runner_over(settings: Settings, *projections: Fold, batch: int) -> Iterator[Runner]:
+    """A runner over these views alone, reading pages of `batch` events when rebuilding."""
+    keel = Keel(env=settings.eventsourcing_env(Keel.name))
+    views = [View(p, open_view_store(settings, p)) for p in projections]
+    try:
+        yield Runner(keel, views, batch_size=batch, rebuild_batch_size=batch)
+    finally:
+        for view in views:
+            view.store.close()
+        keel.close()
+
+
+def test_the_views_are_shared_out_by_weight(container: Container) -> None:
+    views = container.runner.views
+    assert [v.name for v in views] == ["goal_audit", "team_directory", "work_life", "team_history"]
+
+    def names(jobs: int) -> list[list[str]]:
+        return [[v.name for v in group] for group in rebuilding.plan(views, jobs)]
+
+    assert names(1) == [["goal_audit", "team_directory", "work_life", "team_history"]]
+    assert names(2) == [["work_life"], ["goal_audit", "team_directory", "team_history"]]
+    assert names(3) == [["work_life"], ["team_history"], ["goal_audit", "team_directory"]]
+    assert sorted(names(9)) == sorted([[v.name] for v in views])
+    assert rebuilding.default_jobs(4) == min(os.cpu_count() or 1, 4)
+    assert rebuilding.default_jobs(1) == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        rebuilding.plan(views, 0)
+
+
+def test_a_parallel_rebuild_gives_the_rows_of_a_single_process_one(settings: Settings) -> None:
+    container: Container = bootstrap(settings.model_copy(update={"batch_size": 3}))
+    try:
+        populate(container.keel)
+        runner = container.runner
+        runner.rebuild_batch_size = 4  # several pages, so progress comes in steps
+        runner.rebuild()
+        single = dump(container)
+        head = runner.head()
+
+        advanced: list[int] = []
+        children = rebuilding.rebuild(runner, settings, jobs=2, progress=advanced.append)
+
+        assert dump(container) == single
+        assert runner.positions() == dict.fromkeys(single, head)
+        assert sum(advanced) == head
+        assert len(advanced) > 1
+        assert [c.views for c in children] == [
+            ("work_life",),
+            ("goal_audit", "team_directory", "team_history"),
+        ]
+        assert {c.pid for c in children}.isdisjoint({os.getpid()})
+        assert all(c.positions == dict.fromkeys(c.views, head) for c in children)
+        assert all(c.peak_rss_mb > 0 for c in children)
+        # The runner knows where its views are now, and carries on from there.
+        runner.catch_up()
+        assert dump(container) == single
+    finally:
+        container.close()
+
+
+def test_one_job_rebuilds_in_this_process(sqlite_settings: Settings) -> None:
+    container = bootstrap(sqlite_settings)
+    try:
+        populate(container.keel)
+        container.runner.catch_up()
+        before = dump(container)
+        assert rebuilding.rebuild(container.runner, sqlite_settings, jobs=1) == []
+        assert dump(container) == before
+    finally:
+        container.close()
+
+
+def test_a_child_whose_fold_raises_fails_the_rebuild_naming_its_view(
+    settings: Settings,
+) -> None:
+    writer = bootstrap(settings)
+    try:
+        populate(writer.keel)
+        head = writer.runner.head()
+    finally:
+        writer.close()
+    with runner_over(settings, GoalAudit(), Exploding(), batch=2) as runner:
+        with pytest.raises(RebuildFailed) as failed:
+            rebuilding.rebuild(runner, settings, jobs=2)
+        assert failed.value.views == ("exploding",)
+        message = str(failed.value)
+        assert "view exploding failed" in message
+        assert "RuntimeError: boom at 5 (at position 5)" in message
+        assert "in the fold of view exploding, at position 5" in failed.value.details
+        # Pages of two: the exploding view holds every row before the failed page, and
+        # its position says so; it is not at the head.
+        exploding = next(v.store for v in runner.views if v.name == "exploding")
+        assert exploding.position("Keel") == 4 < head
+        assert exploding.dump() == {"seen": [{"position": p} for p in range(1, 5)]}
+        # The other view, stopped or finished, holds exactly the rows up to its position.
+        goal_audit = next(v.store for v in runner.views if v.name == "goal_audit")
+        position = goal_audit.position("Keel")
+        changes = goal_audit.dump()["goal_changes"]
+        assert all(change["position"] <= position for change in changes)
+
+
+def test_a_child_that_ends_without_a_word_fails_the_rebuild_naming_its_view(
+    sqlite_settings: Settings,
+) -> None:
+    writer = bootstrap(sqlite_settings)
+    try:
+        populate(writer.keel)
+    finally:
+        writer.close()
+    with runner_over(sqlite_settings, GoalAudit(), Vanishing(), batch=2) as runner:
+        with pytest.raises(RebuildFailed, match=r"view vanishing failed.*exit code 3"):
+            rebuilding.rebuild(runner, sqlite_settings, jobs=2)
+        vanishing = next(v.store for v in runner.views if v.name == "vanishing")
+        assert vanishing.position("Keel") == 4
+        assert vanishing.dump() == {"seen": [{"position": p} for p in range(1, 5)]}
+
+
+def test_a_child_whose_rows_cannot_be_written_fails_the_rebuild_naming_its_view(
+    sqlite_settings: Settings,
+) -> None:
+    writer = bootstrap(sqlite_settings)
+    try:
+        populate(writer.keel)
+    finally:
+        writer.close()
+    with runner_over(sqlite_settings, GoalAudit(), Unwritable(), batch=2) as runner:
+        # In one process the runner would try the page again for ever; a child gives up.
+        with pytest.raises(RebuildFailed, match=r"view unwritable failed.*KeyError") as failed:
+            rebuilding.rebuild(runner, sqlite_settings, jobs=2)
+        assert failed.value.views == ("unwritable",)
+        unwritable = next(v.store for v in runner.views if v.name == "unwritable")
+        assert unwritable.position("Keel") == 4
+
+
+def test_in_one_process_the_error_itself_goes_up_saying_which_view(
+    sqlite_settings: Settings,
+) -> None:
+    writer = bootstrap(sqlite_settings)
+    try:
+        populate(writer.keel)
+    finally:
+        writer.close()
+    with runner_over(sqlite_settings, GoalAudit(), Exploding(), batch=2) as runner:
+        with pytest.raises(RuntimeError, match="boom at 5") as raised:
+            rebuilding.rebuild(runner, sqlite_settings, jobs=1)
+        assert raised.value.__notes__ == ["in the fold of view exploding, at position 5"]
+        assert runner.fold_failure == ("exploding", 5)
+        # The views before it in the runner's order wrote that page; it did not.
+        assert runner.positions() == {"goal_audit": 6, "exploding": 4}
