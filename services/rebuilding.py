@@ -132,6 +132,7 @@ def rebuild(
         return []
     context = multiprocessing.get_context("spawn")
     messages = context.Queue()
+    opening = context.Lock()
     processes = [
         context.Process(
             target=_child,
@@ -142,6 +143,7 @@ def rebuild(
                 runner.batch_size,
                 runner.rebuild_batch_size,
                 messages,
+                opening,
             ),
             name="keel-rebuild-" + "+".join(view.name for view in group),
             daemon=True,
@@ -227,6 +229,7 @@ def _child(
     batch_size: int,
     rebuild_batch_size: int,
     messages: Any,
+    opening: Any,
 ) -> None:
     """A child process: rebuild these views, reporting each page, then how it ended."""
     # Ctrl-C reaches the whole process group; the parent stops its children itself.
@@ -238,8 +241,12 @@ def _child(
     runner: Runner | None = None
     failure: tuple[tuple[str, ...], str, str] | None = None
     try:
-        keel = Keel(env=settings.eventsourcing_env(Keel.name))
-        stores = [open_view_store(settings, projection) for projection in projections]
+        # One child at a time: opening creates the tables that are not there yet, and
+        # PostgreSQL can refuse two sessions creating the same one at once ("tuple
+        # concurrently updated"), IF NOT EXISTS or not.
+        with opening:
+            keel = Keel(env=settings.eventsourcing_env(Keel.name))
+            stores = [open_view_store(settings, projection) for projection in projections]
         views = [View(p, s) for p, s in zip(projections, stores, strict=True)]
         runner = Runner(keel, views, batch_size=batch_size, rebuild_batch_size=rebuild_batch_size)
 

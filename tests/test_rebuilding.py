@@ -17,7 +17,7 @@ from services.keel import Keel
 from services.rebuilding import RebuildFailed
 from services.runner import Runner, View
 from services.settings import Settings
-from services.views import open_view_store
+from services.views import ViewStore, open_view_store
 from tests.test_runner import dump, populate
 
 SEEN = Table("seen", ("position",), ("position",), types={"position": "INTEGER"})
@@ -132,15 +132,24 @@ def test_one_job_rebuilds_in_this_process(sqlite_settings: Settings) -> None:
         container.close()
 
 
-def test_a_child_whose_fold_raises_fails_the_rebuild_naming_its_view(
-    settings: Settings,
-) -> None:
+def populated(settings: Settings) -> int:
+    """Write the story into the store these settings name; return the log's head."""
     writer = bootstrap(settings)
     try:
         populate(writer.keel)
-        head = writer.runner.head()
+        return writer.runner.head()
     finally:
         writer.close()
+
+
+def store_of(runner: Runner, view: str) -> ViewStore:
+    return next(v.store for v in runner.views if v.name == view)
+
+
+def test_a_child_whose_fold_raises_fails_the_rebuild_naming_its_view(
+    settings: Settings,
+) -> None:
+    head = populated(settings)
     with runner_over(settings, GoalAudit(), Exploding(), batch=2) as runner:
         with pytest.raises(RebuildFailed) as failed:
             rebuilding.rebuild(runner, settings, jobs=2)
@@ -151,11 +160,11 @@ def test_a_child_whose_fold_raises_fails_the_rebuild_naming_its_view(
         assert "in the fold of view exploding, at position 5" in failed.value.details
         # Pages of two: the exploding view holds every row before the failed page, and
         # its position says so; it is not at the head.
-        exploding = next(v.store for v in runner.views if v.name == "exploding")
+        exploding = store_of(runner, "exploding")
         assert exploding.position("Keel") == 4 < head
         assert exploding.dump() == {"seen": [{"position": p} for p in range(1, 5)]}
         # The other view, stopped or finished, holds exactly the rows up to its position.
-        goal_audit = next(v.store for v in runner.views if v.name == "goal_audit")
+        goal_audit = store_of(runner, "goal_audit")
         position = goal_audit.position("Keel")
         changes = goal_audit.dump()["goal_changes"]
         assert all(change["position"] <= position for change in changes)
@@ -164,15 +173,11 @@ def test_a_child_whose_fold_raises_fails_the_rebuild_naming_its_view(
 def test_a_child_that_ends_without_a_word_fails_the_rebuild_naming_its_view(
     sqlite_settings: Settings,
 ) -> None:
-    writer = bootstrap(sqlite_settings)
-    try:
-        populate(writer.keel)
-    finally:
-        writer.close()
+    populated(sqlite_settings)
     with runner_over(sqlite_settings, GoalAudit(), Vanishing(), batch=2) as runner:
         with pytest.raises(RebuildFailed, match=r"view vanishing failed.*exit code 3"):
             rebuilding.rebuild(runner, sqlite_settings, jobs=2)
-        vanishing = next(v.store for v in runner.views if v.name == "vanishing")
+        vanishing = store_of(runner, "vanishing")
         assert vanishing.position("Keel") == 4
         assert vanishing.dump() == {"seen": [{"position": p} for p in range(1, 5)]}
 
@@ -180,28 +185,20 @@ def test_a_child_that_ends_without_a_word_fails_the_rebuild_naming_its_view(
 def test_a_child_whose_rows_cannot_be_written_fails_the_rebuild_naming_its_view(
     sqlite_settings: Settings,
 ) -> None:
-    writer = bootstrap(sqlite_settings)
-    try:
-        populate(writer.keel)
-    finally:
-        writer.close()
+    populated(sqlite_settings)
     with runner_over(sqlite_settings, GoalAudit(), Unwritable(), batch=2) as runner:
         # In one process the runner would try the page again for ever; a child gives up.
         with pytest.raises(RebuildFailed, match=r"view unwritable failed.*KeyError") as failed:
             rebuilding.rebuild(runner, sqlite_settings, jobs=2)
         assert failed.value.views == ("unwritable",)
-        unwritable = next(v.store for v in runner.views if v.name == "unwritable")
+        unwritable = store_of(runner, "unwritable")
         assert unwritable.position("Keel") == 4
 
 
 def test_in_one_process_the_error_itself_goes_up_saying_which_view(
     sqlite_settings: Settings,
 ) -> None:
-    writer = bootstrap(sqlite_settings)
-    try:
-        populate(writer.keel)
-    finally:
-        writer.close()
+    populated(sqlite_settings)
     with runner_over(sqlite_settings, GoalAudit(), Exploding(), batch=2) as runner:
         with pytest.raises(RuntimeError, match="boom at 5") as raised:
             rebuilding.rebuild(runner, sqlite_settings, jobs=1)
