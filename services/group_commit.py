@@ -160,7 +160,9 @@ class Batch:
             # outside the writer has seen it yet: its caller is answered after this.
             object.__setattr__(d.recorded, "position", recordings[last - 1].notification.id)
         if self.freshness is not None and recordings:
-            self.freshness.saved(recordings[0].notification.id, recordings[-1].notification.id)
+            first, last = recordings[0].notification.id, recordings[-1].notification.id
+            if last - first + 1 == len(recordings):  # no one else's event among them
+                self.freshness.saved(first, last)
         cache = keel.repository.cache
         if cache is not None:
             # These copies are the state just saved: caching them spares the next

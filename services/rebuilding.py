@@ -86,8 +86,8 @@ def weight(view: str) -> float:
 
 
 def default_jobs(views: int) -> int:
-    """One process per core, at most one per view."""
-    return max(1, min(os.cpu_count() or 1, views))
+    """One process per core this process may run on, at most one per view."""
+    return max(1, min(len(os.sched_getaffinity(0)), views))
 
 
 def plan(views: Sequence[View], jobs: int) -> list[list[View]]:
@@ -158,7 +158,9 @@ def rebuild(
         _stop(processes)
         messages.close()
         messages.join_thread()
-    runner.reload_positions()
+        # Whatever happened, the children moved the views: this runner must not go on
+        # from the positions it held before.
+        runner.reload_positions()
     return children
 
 

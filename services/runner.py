@@ -137,10 +137,10 @@ class Runner(LogFollower):
                 self.fold_failure = (view.name, position)
                 raise
             try:
-                view.store.apply(ops, Tracking(self.app.name, last))
+                view.store.apply(ops, Tracking(self.app.name, last), after=seen)
             except IntegrityError:
-                # Another runner (a rebuild, a second process) moved this view on
-                # first; its transaction won, ours was rolled back. Resume from there.
+                # Another runner (a second process) moved this view on first, or a
+                # rebuild emptied it: ours was rolled back. Resume from where it is.
                 log.info("view %s was advanced elsewhere; resuming", view.name)
                 self._positions[view.name] = view.store.position(self.app.name)
                 continue
@@ -161,11 +161,16 @@ class Runner(LogFollower):
         """Process until every view has reached the head of the log as it was on entry."""
         head = self.head()
         while min(self._positions.values(), default=head) < head:
+            before = dict(self._positions)
             count = self.process_page(limit)
             if progress is not None:
                 progress(count)
             if count == 0:
                 break
+            if self.failures and self._positions == before:
+                # Every view still behind failed this page: trying it again at once
+                # would go on for ever (a follower tries again after its poll interval).
+                raise RuntimeError(f"views failed to catch up: {self.failures}")
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> None:
         """Empty every view and fold the whole log again, in this process.

@@ -14,7 +14,12 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from eventsourcing.persistence import InfrastructureFactory, Tracking, TrackingRecorder
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    Tracking,
+    TrackingRecorder,
+)
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
@@ -113,12 +118,40 @@ class ViewStore(TrackingRecorder):
 
     # --- writing -------------------------------------------------------------------
 
-    def apply(self, ops: Sequence[RowOp], tracking: Tracking) -> None:
-        """Write the rows and the new position together, or neither."""
+    def apply(self, ops: Sequence[RowOp], tracking: Tracking, *, after: int) -> None:
+        """Write the rows and move the position from `after` to the tracking's, together,
+        or neither. The move is a compare-and-set: when the view is no longer at
+        `after` (another runner moved it on, or a rebuild emptied it meanwhile), this
+        raises IntegrityError and writes nothing, and the caller reads the position
+        again. (eventsourcing's own tracking only refuses a position that goes back,
+        so a runner that missed a reset would have moved the view past rows it never
+        wrote.)"""
         with self._transaction(commit=True) as c:
             for sql, params in self._batches(ops):
                 c.executemany(sql, params)
-            self._insert_tracking(c, tracking)
+            self._move(c, tracking, after)
+
+    def _move(self, c: Any, tracking: Tracking, after: int) -> None:
+        p, table = self.placeholder, self._tracking_table()
+        name, position = tracking.application_name, tracking.notification_id
+        if after == 0:
+            # A view never written has no row; an emptied one has its row at 0.
+            c.execute(
+                f"INSERT INTO {table} (application_name, notification_id) VALUES ({p}, {p}) "
+                "ON CONFLICT (application_name) DO UPDATE SET notification_id = "
+                f"excluded.notification_id WHERE {table}.notification_id = 0 "
+                "RETURNING notification_id",
+                (name, position),
+            )
+        else:
+            c.execute(
+                f"UPDATE {table} SET notification_id = {p} "
+                f"WHERE application_name = {p} AND notification_id = {p} "
+                "RETURNING notification_id",
+                (position, name, after),
+            )
+        if c.fetchone() is None:
+            raise IntegrityError(f"the view is no longer at position {after} of {name}")
 
     def _batches(self, ops: Sequence[RowOp]) -> list[tuple[str, list[tuple[Any, ...]]]]:
         """The operations as few executemany calls as keep their meaning, which is what
@@ -160,8 +193,12 @@ class ViewStore(TrackingRecorder):
         with self._transaction(commit=True) as c:
             for table in self.tables:
                 c.execute(f"DELETE FROM {table.name}")
+            # The position goes back to 0 rather than away: a runner elsewhere that
+            # still believes the view further on then fails its next move (see `apply`).
+            tracking, p = self._tracking_table(), self.placeholder
             c.execute(
-                f"DELETE FROM {self._tracking_table()} WHERE application_name = {self.placeholder}",
+                f"INSERT INTO {tracking} (application_name, notification_id) VALUES ({p}, 0) "
+                "ON CONFLICT (application_name) DO UPDATE SET notification_id = 0",
                 (application_name,),
             )
 

@@ -184,10 +184,10 @@ def test_a_failed_write_leaves_neither_rows_nor_position(
     populate(container.keel)
     store: ViewStore = container.goal_audit
 
-    def crash(c: object, tracking: object) -> None:
+    def crash(c: object, tracking: object, after: int) -> None:
         raise RuntimeError("power cut between the rows and the position")
 
-    monkeypatch.setattr(store, "_insert_tracking", crash)
+    monkeypatch.setattr(store, "_move", crash)
     container.runner.process_page()
     assert store.position("Keel") == 0
     assert store.dump() == {"goals": [], "goal_changes": []}
@@ -225,6 +225,36 @@ def test_two_runners_on_one_view_apply_each_event_once(settings: Settings) -> No
     finally:
         for container in (writer, *rivals):
             container.close()
+
+
+def test_a_runner_that_missed_a_rebuild_never_moves_a_view_past_rows_it_did_not_write(
+    settings: Settings,
+) -> None:
+    """`keel serve` follows the log while `keel projections rebuild` runs elsewhere: the
+    server's runner still believes every view at the head when the rebuild empties
+    them, and must not move a view there over the rows the rebuild has yet to write."""
+    settings = settings.model_copy(update={"batch_size": 2})
+    server, rebuild = bootstrap(settings), bootstrap(settings)
+    try:
+        populate(server.keel)
+        server.runner.catch_up()
+        for view in rebuild.runner.views:  # what Runner.rebuild does first
+            view.store.reset("Keel")
+        rebuild.runner.reload_positions()
+        rebuild.runner.process_page(2)  # the rebuild is two events in
+        server.keel.form_team(
+            name="Late", manager="Lee", actor="owner", occurred_on=date(2025, 7, 1)
+        )
+
+        server.runner.catch_up()
+        rebuild.runner.catch_up()
+
+        head = server.runner.head()
+        assert set(server.runner.positions().values()) == {head}
+        assert dump(server) == in_memory(server)
+    finally:
+        rebuild.close()
+        server.close()
 
 
 def test_the_following_runner_sees_a_new_event_promptly(settings: Settings) -> None:
@@ -278,9 +308,9 @@ def test_a_rebuild_writes_sqlite_views_without_syncing_then_as_before(
             c.execute("PRAGMA cache_size")
             return synchronous, c.fetchone()[0]
 
-    def observed(ops: Any, tracking: Any) -> None:
+    def observed(ops: Any, tracking: Any, *, after: int) -> None:
         levels.append(level())
-        apply(ops, tracking)
+        apply(ops, tracking, after=after)
 
     try:
         populate(container.keel)

@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         built = container or bootstrap(settings or Settings())
         app.state.container = built
         if owned:
-            # A server of its own (not a test's app): see services/gc_tuning.py.
+            # An app that owns its container is a server's: see services/gc_tuning.py.
             tune_for_service()
             built.start()
         relays = start_relays(built.settings, built.keel, built.alerts) if owned else None
