@@ -93,12 +93,15 @@ class Freshness:
     def forget(self) -> None:
         self._versions.clear()
 
-    def saved(self, first: int, last: int) -> None:
-        """This writer saved positions `first` to `last`, and what it saved is current.
-        When nothing was saved elsewhere since the last read, the next read can start
-        after them: re-reading its own writes cost the writer a query per batch."""
-        if first == self._seen + 1:
-            self._seen = last
+    def saved(self, positions: Sequence[int]) -> None:
+        """This writer saved events at `positions` (in order), and what it saved is
+        current. When they follow the last read with no gap, nobody else saved
+        anything since, and the next read can start after them: re-reading its own
+        writes cost the writer a query per batch."""
+        if not positions or positions[0] != self._seen + 1:
+            return
+        if positions[-1] - positions[0] + 1 == len(positions):  # no one else's among them
+            self._seen = positions[-1]
 
     def cached(self, id_: UUID, *, copy_it: bool) -> Aggregate | None:
         """The cached aggregate if it is known to be current, else None."""
@@ -159,10 +162,8 @@ class Batch:
             # The command returned this Recorded before its position existed. Nobody
             # outside the writer has seen it yet: its caller is answered after this.
             object.__setattr__(d.recorded, "position", recordings[last - 1].notification.id)
-        if self.freshness is not None and recordings:
-            first, last = recordings[0].notification.id, recordings[-1].notification.id
-            if last - first + 1 == len(recordings):  # no one else's event among them
-                self.freshness.saved(first, last)
+        if self.freshness is not None:
+            self.freshness.saved([r.notification.id for r in recordings])
         cache = keel.repository.cache
         if cache is not None:
             # These copies are the state just saved: caching them spares the next

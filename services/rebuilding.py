@@ -42,7 +42,7 @@ from typing import Any
 
 from projections.rows import Fold
 from services.keel import Keel
-from services.runner import Runner, View
+from services.runner import Runner, View, ViewsFailed
 from services.settings import Settings
 from services.views import ViewStore, open_view_store
 
@@ -252,21 +252,14 @@ def _child(
         views = [View(p, s) for p, s in zip(projections, stores, strict=True)]
         runner = Runner(keel, views, batch_size=batch_size, rebuild_batch_size=rebuild_batch_size)
 
-        def page(count: int) -> None:
-            assert runner is not None
-            if runner.failures:
-                # A view's write failed; the runner would try it again for ever.
-                raise _WriteFailed(runner.failures)
-            messages.put(("page", index, count))
-
-        runner.rebuild(page)
+        runner.rebuild(lambda count: messages.put(("page", index, count)))
         positions = runner.positions()
     except Exception as error:
         if runner is not None and runner.fold_failure is not None:
             view, position = runner.fold_failure
             failed: tuple[str, ...] = (view,)
             reason = f"{type(error).__name__}: {error} (at position {position})"
-        elif isinstance(error, _WriteFailed):
+        elif isinstance(error, ViewsFailed):
             failed, reason = tuple(error.failures), f"writing its rows failed: {error}"
         else:
             failed, reason = names, f"{type(error).__name__}: {error}"
@@ -282,9 +275,3 @@ def _child(
     seconds = time.perf_counter() - started
     child = Child(names, os.getpid(), seconds, time.process_time(), peak_rss_mb(), positions)
     messages.put(("done", index, child))
-
-
-class _WriteFailed(Exception):
-    def __init__(self, failures: dict[str, str]) -> None:
-        self.failures = dict(failures)
-        super().__init__("; ".join(f"{view}: {text}" for view, text in failures.items()))

@@ -63,6 +63,14 @@ class View:
         return handler
 
 
+class ViewsFailed(RuntimeError):
+    """Views whose rows could not be written, again and again: view name -> why."""
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        self.failures = dict(failures)
+        super().__init__("; ".join(f"{view}: {why}" for view, why in failures.items()))
+
+
 class Runner(LogFollower):
     thread_name = "keel-runner"
 
@@ -170,7 +178,7 @@ class Runner(LogFollower):
             if self.failures and self._positions == before:
                 # Every view still behind failed this page: trying it again at once
                 # would go on for ever (a follower tries again after its poll interval).
-                raise RuntimeError(f"views failed to catch up: {self.failures}")
+                raise ViewsFailed(self.failures)
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> None:
         """Empty every view and fold the whole log again, in this process.

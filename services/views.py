@@ -73,9 +73,6 @@ class ViewStore(TrackingRecorder):
     def _tracking_table(self) -> str:
         raise NotImplementedError
 
-    def _insert_tracking(self, c: Any, tracking: Tracking) -> None:
-        raise NotImplementedError
-
     # --- schema --------------------------------------------------------------------
 
     def install(self, tables: Sequence[Table]) -> None:
@@ -254,9 +251,6 @@ class SQLiteViewStore(ViewStore, SQLiteTrackingRecorder):
     def close(self) -> None:
         self.datastore.close()
 
-    def _insert_tracking(self, c: Any, tracking: Tracking) -> None:
-        SQLiteTrackingRecorder._insert_tracking(self, c, tracking)
-
 
 class PostgresViewStore(ViewStore, PostgresTrackingRecorder):
     placeholder = "%s"
@@ -269,9 +263,6 @@ class PostgresViewStore(ViewStore, PostgresTrackingRecorder):
 
     def close(self) -> None:
         self.datastore.close()
-
-    def _insert_tracking(self, c: Any, tracking: Tracking) -> None:
-        PostgresTrackingRecorder._insert_tracking(self, c, tracking)
 
 
 def open_view_store(settings: Settings, projection: Fold) -> ViewStore:

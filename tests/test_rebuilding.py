@@ -187,7 +187,7 @@ def test_a_child_whose_rows_cannot_be_written_fails_the_rebuild_naming_its_view(
 ) -> None:
     populated(sqlite_settings)
     with runner_over(sqlite_settings, GoalAudit(), Unwritable(), batch=2) as runner:
-        # In one process the runner would try the page again for ever; a child gives up.
+        # The runner gives up once the view has failed a page again (Runner.catch_up).
         with pytest.raises(RebuildFailed, match=r"view unwritable failed.*KeyError") as failed:
             rebuilding.rebuild(runner, sqlite_settings, jobs=2)
         assert failed.value.views == ("unwritable",)

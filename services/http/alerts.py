@@ -29,7 +29,7 @@ from services.access import Forbidden
 from services.alerting import Alerts
 from services.bootstrap import Container
 from services.errors import VersionMismatch, ViewNotCaughtUp
-from services.http.deps import Actor, ContainerDep, IfMatch, parse_id
+from services.http.deps import Actor, ContainerDep, IfMatch, business_date, parse_id
 from services.http.schemas import Command, Day, Number, Reason, RecordedOut
 from services.http.teams import created
 from services.views import ViewStore
@@ -258,7 +258,7 @@ def _managed(container: Container, raw_id: str, actor: str, if_match: int | None
 
 
 def _business_day(occurred_on: date | None, alert: Alert) -> date:
-    day = occurred_on if occurred_on is not None else calendar.today()
+    day = business_date(occurred_on)
     calendar.check_occurred_on(day, not_before=alert.raised_on)
     return day
 
