@@ -1,6 +1,6 @@
 """Figure (e): the raw read and the rebuild of one log, each in a fresh process.
 
-`python -m bench.fresh raw|rebuild|rebuild-parallel DATA_DIR [JOBS]` opens the log with
+`python -m bench.fresh raw|raw-keel|rebuild|rebuild-parallel DATA_DIR [JOBS]` opens the log with
 default settings, does one pass, and prints one JSON line: events, seconds, CPU seconds
 and peak resident memory (VmHWM, read inside each process, so nothing else the
 benchmark ran counts). `rebuild-parallel` rebuilds in JOBS processes (default: as
@@ -27,7 +27,7 @@ from services.rebuilding import peak_rss_mb
 
 __all__ = ["KINDS", "Pass", "peak_rss_mb", "run"]
 
-KINDS = ("raw", "rebuild", "rebuild-parallel")
+KINDS = ("raw", "raw-keel", "rebuild", "rebuild-parallel")
 
 
 @dataclass
@@ -68,8 +68,8 @@ def main() -> None:
     container = bootstrap(settings(data_dir))
     cpu = time.process_time()
     try:
-        if kind == "raw":
-            events, seconds = rebuild.raw_read(container)
+        if kind in ("raw", "raw-keel"):
+            events, seconds = rebuild.raw_read(container, keels_mapper=kind == "raw-keel")
             result = Pass(kind, events, seconds, 0.0)
         elif kind == "rebuild":
             events, seconds = rebuild.rebuild(container)

@@ -35,6 +35,7 @@ from eventsourcing.persistence import (
 from domain.alert import Alert, Rule
 from projections.alert_rules import AlertRules, Clear, Decision, Raise
 from services.errors import NotFound, VersionMismatch
+from services.event_decoding import FastMapper
 from services.following import LogFollower
 from services.keel import DateAsISO, Keel, Recorded
 
@@ -133,8 +134,9 @@ class AlertProcess(LogFollower):
         self._new_rules = rules
         self.rules: AlertRules | None = None
         self.batch_size = batch_size
-        # Folds read no personal text, so events are read with their texts sealed.
-        self.mapper: Mapper[UUID] = Mapper(keel.mapper.transcoder)
+        # Folds read no personal text, so events are read with their texts sealed
+        # (services/event_decoding.py: eventsourcing's decoding, faster).
+        self.mapper: Mapper[UUID] = FastMapper(keel.mapper.transcoder)
         self.position = 0
         self.failure: str | None = None
 

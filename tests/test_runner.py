@@ -8,13 +8,17 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import StoredEvent
 
 from domain.goal import Goal
 from domain.journal import Journal
 from domain.team import DepartureReason
 from projections.rows import fold_all
 from services.bootstrap import Container, bootstrap
+from services.event_decoding import FastMapper
 from services.keel import Keel
+from services.runner import Runner
 from services.settings import Settings
 from services.views import ViewStore
 
@@ -341,3 +345,22 @@ def test_a_view_hands_each_event_type_to_its_handler_or_to_none(container: Conta
         member_id=UUID(int=1), team_id=UUID(int=2), actor="x", occurred_on=date(2025, 1, 1)
     ).collect_events()[0]
     assert bound(event, 7) == work_life.projection.fold(event, 7)
+
+
+def test_a_runner_decodes_only_the_events_its_views_fold(container: Container) -> None:
+    populate(container.keel)
+    work_life = next(v for v in container.runner.views if v.name == "work_life")
+    decoded: list[str] = []
+
+    class Counting(FastMapper):
+        def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+            decoded.append(stored_event.topic)
+            return super().to_domain_event(stored_event)
+
+    runner = Runner(container.keel, [work_life], mapper=Counting(container.keel.mapper.transcoder))
+    runner.rebuild()
+
+    log = container.keel.recorder.select_notifications(start=1, limit=1000)
+    assert any(n.topic.startswith("domain.goal:") for n in log)
+    assert decoded == [n.topic for n in log if not n.topic.startswith("domain.goal:")]
+    assert runner.positions() == {"work_life": container.runner.head()}
