@@ -18,7 +18,6 @@ tests/test_event_decoding.py checks that both give equal events.
 
 from __future__ import annotations
 
-import re
 import types
 import typing
 from collections.abc import Callable
@@ -61,7 +60,10 @@ def _typed_fields(cls: type) -> tuple[str, ...] | None:
 
 
 # Twenty digits in a row: perhaps an integer beyond 64 bits (or just digits in a text).
-_LONG_NUMBER = re.compile(rb"[0-9]{20}")
+# Found by mapping every digit to "0" and anything else to " ": a regular expression
+# takes ten times as long on the digits of timestamps and sealed texts.
+_DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_NUMBER = b"0" * 20
 
 
 class _Unregistered(Exception):
@@ -105,7 +107,7 @@ class FastMapper(Mapper[UUID]):
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         if not self._fast or self.cipher or self.compressor:
             return super().to_domain_event(stored_event)
-        if _LONG_NUMBER.search(stored_event.state) is not None:
+        if _LONG_NUMBER in stored_event.state.translate(_DIGITS):
             # orjson reads an integer beyond 64 bits as a float; json as an int.
             return super().to_domain_event(stored_event)
         try:
