@@ -32,7 +32,7 @@ from domain.goal import Goal
 from domain.journal import Journal
 from domain.recognition import Recognition
 from domain.team import Team
-from projections.rows import Put, RowOp, Table
+from projections.rows import Put, RowOp, Table, day_text
 
 # Ids in the streams and events tables are UUIDs as their 16 bytes: less than half the
 # text's size, and much cheaper to make per event (this is the most written table of all).
@@ -138,7 +138,7 @@ def _row(event: Any, position: int, kind: str, payload: str, stream: bytes | Non
         {
             "position": position,
             "stream": stream or event.originator_id.bytes,
-            "occurred_on": event.occurred_on.isoformat(),
+            "occurred_on": day_text(event.occurred_on),
             "recorded_at": event.timestamp.timestamp(),
             "kind": kind,
             "version": event.originator_version,

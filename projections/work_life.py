@@ -14,7 +14,7 @@ from functools import singledispatchmethod
 from domain.journal import Journal
 from domain.recognition import Recognition
 from domain.team import Team
-from projections.rows import Delete, Patch, Put, RowOp, Table
+from projections.rows import Delete, Patch, Put, RowOp, Table, day_text, id_text
 
 TEAM_SETTINGS = Table(
     "wl_teams", ("team_id", "min_group"), key=("team_id",), types={"min_group": "INTEGER"}
@@ -63,7 +63,7 @@ RECOGNITIONS = Table(
 
 def _entry(event: Journal.EntryRecorded) -> list[RowOp]:
     """The rows of one day's entry; a correction's rows replace the original's."""
-    journal_id, day = str(event.originator_id), event.occurred_on.isoformat()
+    journal_id, day = id_text(event.originator_id), day_text(event.occurred_on)
     wins, blockers = event.wins, event.blockers
     row = {
         "journal_id": journal_id,
@@ -147,7 +147,7 @@ class WorkLife:
     def _(self, event: Journal.BlockerCleared, position: int) -> list[RowOp]:
         row = {
             "blocker_id": str(event.blocker_id),
-            "cleared_on": event.occurred_on.isoformat(),
+            "cleared_on": day_text(event.occurred_on),
             "cleared_by": event.actor,
         }
         return [Put(CLEARANCES, row)]
@@ -156,11 +156,11 @@ class WorkLife:
     def _(self, event: Recognition.RecognitionGiven, position: int) -> list[RowOp]:
         row = {
             "recognition_id": str(event.originator_id),
-            "team_id": str(event.team_id),
-            "from_member_id": str(event.from_member_id),
-            "to_member_id": str(event.to_member_id),
+            "team_id": id_text(event.team_id),
+            "from_member_id": id_text(event.from_member_id),
+            "to_member_id": id_text(event.to_member_id),
             "win_id": str(event.win_id) if event.win_id is not None else None,
-            "day": event.occurred_on.isoformat(),
+            "day": day_text(event.occurred_on),
             "from_manager": int(event.from_manager),
         }
         return [Put(RECOGNITIONS, row)]

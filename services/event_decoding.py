@@ -49,6 +49,9 @@ def _is_plain(hint: Any) -> bool:
     return origin in _CONTAINERS and all(_is_plain(arg) for arg in typing.get_args(hint))
 
 
+_SET_BY_THE_MAPPER = frozenset({"originator_id", "originator_version"})
+
+
 def _typed_fields(cls: type) -> tuple[str, ...] | None:
     """The fields of an event class that may hold a transcoded object, or None when
     the class's annotations do not resolve (then every field is looked at)."""
@@ -56,7 +59,14 @@ def _typed_fields(cls: type) -> tuple[str, ...] | None:
         hints = typing.get_type_hints(cls)
     except Exception:
         return None
-    return tuple(name for name, hint in hints.items() if not _is_plain(hint))
+    return tuple(
+        name
+        for name, hint in hints.items()
+        # The mapper sets these two itself; a class variable is never in a state.
+        if name not in _SET_BY_THE_MAPPER
+        and typing.get_origin(hint) is not typing.ClassVar
+        and not _is_plain(hint)
+    )
 
 
 # Twenty digits in a row: perhaps an integer beyond 64 bits (or just digits in a text).
