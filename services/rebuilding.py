@@ -16,9 +16,10 @@ opening a view store installs it, indexes included, and would put back the index
 another child has just dropped for its rebuild, or wait on its locks.
 
 A child that fails fails the whole rebuild (`RebuildFailed`, naming the view), and the
-others are stopped. Each view's rows and its position commit together, one transaction
-a page, so a failed or stopped child leaves each of its views where its last page put
-it, with every row up to there: never marked at the head with rows missing. The
+others are stopped. A child whose parent is gone (killed) stops after its page. Each
+view's rows and its position commit together, one transaction a page, so a failed or
+stopped child leaves each of its views where its last page put it, with every row up
+to there: never marked at the head with rows missing. The
 runner following the log (`keel serve`, `keel follow`) catches such a view up from
 there, and a new rebuild starts it over. A view whose indexes were dropped for the
 rebuild gets them back whenever its store is opened again (`ViewStore.install`).
@@ -58,6 +59,10 @@ DEFAULT_WEIGHT = 1.0
 # How long the parent waits for a word from its children before it looks whether one
 # of them ended without saying anything.
 POLL_SECONDS = 0.2
+
+
+class _ParentGone(Exception):
+    """The process that started this child is gone: nobody waits for its rebuild."""
 
 
 class RebuildFailed(Exception):
@@ -242,6 +247,17 @@ def _child(
     stores: list[ViewStore] = []
     runner: Runner | None = None
     failure: tuple[tuple[str, ...], str, str] | None = None
+    orphaned = False
+    parent = os.getppid()
+
+    def report(count: int) -> None:
+        # A parent killed outright (SIGKILL, or SIGTERM to `keel projections rebuild`)
+        # cannot stop its children, so each looks after every page, and stops too:
+        # otherwise it would go on writing views that a new rebuild is emptying.
+        if os.getppid() != parent:
+            raise _ParentGone
+        messages.put(("page", index, count))
+
     try:
         # One child at a time: opening creates the tables that are not there yet, and
         # PostgreSQL can refuse two sessions creating the same one at once ("tuple
@@ -252,8 +268,13 @@ def _child(
         views = [View(p, s) for p, s in zip(projections, stores, strict=True)]
         runner = Runner(keel, views, batch_size=batch_size, rebuild_batch_size=rebuild_batch_size)
 
-        runner.rebuild(lambda count: messages.put(("page", index, count)))
+        runner.rebuild(report)
         positions = runner.positions()
+    except _ParentGone:
+        # Nobody reads the queue any more: leave without flushing it, or this process
+        # would wait for ever on a full pipe.
+        messages.cancel_join_thread()
+        orphaned = True
     except Exception as error:
         if runner is not None and runner.fold_failure is not None:
             view, position = runner.fold_failure
@@ -269,6 +290,8 @@ def _child(
             store.close()
         if keel is not None:
             keel.close()
+    if orphaned:
+        sys.exit(1)
     if failure is not None:
         messages.put(("failed", index, *failure))
         sys.exit(1)

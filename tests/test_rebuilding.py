@@ -4,8 +4,12 @@ process, and a child's failure fails the rebuild, naming its view."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -206,3 +210,72 @@ def test_in_one_process_the_error_itself_goes_up_saying_which_view(
         assert runner.fold_failure == ("exploding", 5)
         # The views before it in the runner's order wrote that page; it did not.
         assert runner.positions() == {"goal_audit": 6, "exploding": 4}
+
+
+class Slow(Exploding):
+    """A view that takes a while over each event, and leaves its process's id in the
+    directory KEEL_TEST_PIDS names."""
+
+    name = "slow"
+
+    def fold(self, event: object, position: int) -> list[RowOp]:
+        (Path(os.environ["KEEL_TEST_PIDS"]) / str(os.getpid())).touch()
+        time.sleep(0.5)  # the whole log would take 8 s
+        return [Put(SEEN, {"position": position})]
+
+
+def rebuild_slowly(data_dir: str) -> None:
+    """The parent of the test below, run in a process of its own."""
+    settings = Settings(store="sqlite", data_dir=Path(data_dir))
+    with runner_over(settings, GoalAudit(), Slow(), batch=1) as runner:
+        rebuilding.rebuild(runner, settings, jobs=2)
+
+
+def _running(pid: int) -> bool:
+    """Whether the process is there and not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def test_the_children_stop_when_the_rebuild_is_killed(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    head = populated(sqlite_settings)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    code = (
+        "from tests.test_rebuilding import rebuild_slowly; "
+        f"rebuild_slowly({str(sqlite_settings.data_dir)!r})"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code], env={**os.environ, "KEEL_TEST_PIDS": str(pids)}
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(pids.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (child,) = (int(p.name) for p in pids.iterdir())  # the slow view's process
+        assert _running(child)
+
+        parent.kill()
+        parent.wait()
+
+        deadline = time.monotonic() + 10
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(child)
+        slow = open_view_store(sqlite_settings, Slow())
+        try:
+            # It stopped between pages, each with its rows: never at the head, never
+            # past a row it did not write.
+            position = slow.position("Keel")
+            assert 0 < position < head
+            assert slow.dump() == {"seen": [{"position": p} for p in range(1, position + 1)]}
+        finally:
+            slow.close()
+    finally:
+        parent.kill()
+        parent.wait()
