@@ -176,8 +176,16 @@ def test_a_field_the_class_does_not_declare_is_decoded_too() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [float("inf"), 2**70, -(2**70), 18_446_744_073_709_551_616],
-    ids=["Infinity, which orjson refuses", "beyond 64 bits", "below", "2**64"],
+    [float("inf"), 2**70, -(2**70), 2**64, -(2**63) - 1, 2**64 - 1, -(2**63)],
+    ids=[
+        "Infinity, which orjson refuses",
+        "2**70",
+        "-2**70",
+        "2**64",
+        "-2**63 - 1",
+        "2**64 - 1, the last orjson reads as an int",
+        "-2**63, the first",
+    ],
 )
 def test_what_orjson_reads_otherwise_is_decoded_by_eventsourcing(value: float) -> None:
     transcoder, stored = _stored(**{**SHAPES["plain"], "anything": [value]})
