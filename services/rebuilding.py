@@ -16,11 +16,11 @@ opening a view store installs it, indexes included, and would put back the index
 another child has just dropped for its rebuild, or wait on its locks.
 
 A child that fails fails the whole rebuild (`RebuildFailed`, naming the view), and the
-others are stopped. A child whose parent is gone (killed) stops after its page. Each
-view's rows and its position commit together, one transaction a page, so a failed or
-stopped child leaves each of its views where its last page put it, with every row up
-to there: never marked at the head with rows missing. The
-runner following the log (`keel serve`, `keel follow`) catches such a view up from
+others are stopped. A child whose parent is gone (killed) does not start, or stops
+after its page. Each view's rows and its position commit together, one transaction a
+page, so a failed or stopped child leaves each of its views where its last page put
+it, with every row up to there: never marked at the head with rows missing. The runner
+following the log (`keel serve`, `keel follow`) catches such a view up from
 there, and a new rebuild starts it over. A view whose indexes were dropped for the
 rebuild gets them back whenever its store is opened again (`ViewStore.install`).
 """
@@ -149,6 +149,7 @@ def rebuild(
                 runner.rebuild_batch_size,
                 messages,
                 opening,
+                os.getpid(),
             ),
             name="keel-rebuild-" + "+".join(view.name for view in group),
             daemon=True,
@@ -237,8 +238,10 @@ def _child(
     rebuild_batch_size: int,
     messages: Any,
     opening: Any,
+    parent: int,
 ) -> None:
-    """A child process: rebuild these views, reporting each page, then how it ended."""
+    """A child process: rebuild these views, reporting each page, then how it ended.
+    `parent` is the process that started it."""
     # Ctrl-C reaches the whole process group; the parent stops its children itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     started = time.perf_counter()
@@ -248,14 +251,18 @@ def _child(
     runner: Runner | None = None
     failure: tuple[tuple[str, ...], str, str] | None = None
     orphaned = False
-    parent = os.getppid()
 
-    def report(count: int) -> None:
+    def check_parent() -> None:
         # A parent killed outright (SIGKILL, or SIGTERM to `keel projections rebuild`)
-        # cannot stop its children, so each looks after every page, and stops too:
-        # otherwise it would go on writing views that a new rebuild is emptying.
+        # cannot stop its children, so each looks before it empties its views and
+        # after every page, and stops too: otherwise it would go on writing views that
+        # a new rebuild is emptying. (The parent's id comes from the parent: one read
+        # here could already be that of the process that adopted this one.)
         if os.getppid() != parent:
             raise _ParentGone
+
+    def report(count: int) -> None:
+        check_parent()
         messages.put(("page", index, count))
 
     try:
@@ -263,6 +270,7 @@ def _child(
         # PostgreSQL can refuse two sessions creating the same one at once ("tuple
         # concurrently updated"), IF NOT EXISTS or not.
         with opening:
+            check_parent()
             keel = Keel(env=settings.eventsourcing_env(Keel.name))
             stores = [open_view_store(settings, projection) for projection in projections]
         views = [View(p, s) for p, s in zip(projections, stores, strict=True)]

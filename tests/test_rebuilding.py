@@ -213,14 +213,16 @@ def test_in_one_process_the_error_itself_goes_up_saying_which_view(
 
 
 class Slow(Exploding):
-    """A view that takes a while over each event, and leaves its process's id in the
-    directory KEEL_TEST_PIDS names."""
+    """A view that, in a process where KEEL_TEST_PIDS names a directory, takes a while
+    over each event and leaves its process's id in that directory."""
 
     name = "slow"
 
     def fold(self, event: object, position: int) -> list[RowOp]:
-        (Path(os.environ["KEEL_TEST_PIDS"]) / str(os.getpid())).touch()
-        time.sleep(0.5)  # the whole log would take 8 s
+        pids = os.environ.get("KEEL_TEST_PIDS")
+        if pids:
+            (Path(pids) / str(os.getpid())).touch()
+            time.sleep(0.5)  # the whole log would take 8 s
         return [Put(SEEN, {"position": position})]
 
 
@@ -229,6 +231,27 @@ def rebuild_slowly(data_dir: str) -> None:
     settings = Settings(store="sqlite", data_dir=Path(data_dir))
     with runner_over(settings, GoalAudit(), Slow(), batch=1) as runner:
         rebuilding.rebuild(runner, settings, jobs=2)
+
+
+def _start_rebuild_slowly(settings: Settings, pids: Path) -> subprocess.Popen[bytes]:
+    code = (
+        "from tests.test_rebuilding import rebuild_slowly; "
+        f"rebuild_slowly({str(settings.data_dir)!r})"
+    )
+    env = {**os.environ, "KEEL_TEST_PIDS": str(pids)}
+    return subprocess.Popen([sys.executable, "-c", code], env=env)
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
 
 
 def _running(pid: int) -> bool:
@@ -246,13 +269,7 @@ def test_the_children_stop_when_the_rebuild_is_killed(
     head = populated(sqlite_settings)
     pids = tmp_path / "pids"
     pids.mkdir()
-    code = (
-        "from tests.test_rebuilding import rebuild_slowly; "
-        f"rebuild_slowly({str(sqlite_settings.data_dir)!r})"
-    )
-    parent = subprocess.Popen(
-        [sys.executable, "-c", code], env={**os.environ, "KEEL_TEST_PIDS": str(pids)}
-    )
+    parent = _start_rebuild_slowly(sqlite_settings, pids)
     try:
         deadline = time.monotonic() + 60
         while not any(pids.iterdir()) and time.monotonic() < deadline:
@@ -276,6 +293,38 @@ def test_the_children_stop_when_the_rebuild_is_killed(
             assert slow.dump() == {"seen": [{"position": p} for p in range(1, position + 1)]}
         finally:
             slow.close()
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_children_whose_rebuild_is_killed_as_they_start_leave_the_views_alone(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    head = populated(sqlite_settings)
+    with runner_over(sqlite_settings, GoalAudit(), Slow(), batch=100) as runner:
+        runner.catch_up()
+        before = {view.name: view.store.dump() for view in runner.views}
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    parent = _start_rebuild_slowly(sqlite_settings, pids)
+    try:
+        deadline = time.monotonic() + 60
+        children: list[int] = []
+        while len(children) < 2 and time.monotonic() < deadline:
+            children = _children(parent.pid)  # the two, and multiprocessing's tracker
+            time.sleep(0.001)
+        parent.kill()  # while they start: a new interpreter importing Keel
+        parent.wait()
+
+        deadline = time.monotonic() + 20
+        while any(map(_running, children)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(map(_running, children))
+        assert not any(pids.iterdir())  # no child folded an event
+        with runner_over(sqlite_settings, GoalAudit(), Slow(), batch=100) as runner:
+            assert runner.positions() == {"goal_audit": head, "slow": head}
+            assert {view.name: view.store.dump() for view in runner.views} == before
     finally:
         parent.kill()
         parent.wait()
