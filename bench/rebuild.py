@@ -11,6 +11,7 @@ import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper
@@ -22,6 +23,7 @@ from services.event_decoding import FastMapper
 from services.settings import Settings
 
 PAGE = 1000
+T = TypeVar("T")
 
 
 def _settings(data_dir: Path) -> Settings:
@@ -90,14 +92,7 @@ def raw_read(container: Container, *, keels_mapper: bool = False) -> tuple[int, 
 
 def rebuild(container: Container) -> tuple[int, float]:
     """Empty every view and fold the whole log again; return (events, seconds)."""
-    head = container.runner.head()
-    started = time.perf_counter()
-    container.runner.rebuild()
-    seconds = time.perf_counter() - started
-    # A rebuild that stopped short would look fast; make sure every view reached the head.
-    positions = container.runner.positions()
-    if any(position != head for position in positions.values()):
-        raise RuntimeError(f"rebuild stopped short of {head}: {positions}")
+    head, seconds, _ = _timed_to_head(container, container.runner.rebuild)
     return head, seconds
 
 
@@ -106,11 +101,18 @@ def rebuild_parallel(
 ) -> tuple[int, float, list[rebuilding.Child]]:
     """The same, the views shared out among `jobs` processes (services/rebuilding.py);
     return (events, seconds, what each child process reported)."""
+    runner, settings = container.runner, container.settings
+    return _timed_to_head(container, lambda: rebuilding.rebuild(runner, settings, jobs=jobs))
+
+
+def _timed_to_head(container: Container, rebuild_views: Callable[[], T]) -> tuple[int, float, T]:
+    """Time `rebuild_views`; return (the log's head, seconds, what it returned)."""
     head = container.runner.head()
     started = time.perf_counter()
-    children = rebuilding.rebuild(container.runner, container.settings, jobs=jobs)
+    result = rebuild_views()
     seconds = time.perf_counter() - started
+    # A rebuild that stopped short would look fast; make sure every view reached the head.
     positions = container.runner.positions()
     if any(position != head for position in positions.values()):
         raise RuntimeError(f"rebuild stopped short of {head}: {positions}")
-    return head, seconds, children
+    return head, seconds, result

@@ -62,13 +62,8 @@ def _is_plain(hint: Any) -> bool:
 _SET_BY_THE_MAPPER = frozenset({"originator_id", "originator_version"})
 
 
-def _typed_fields(cls: type) -> tuple[str, ...] | None:
-    """The fields of an event class that may hold a transcoded object, or None when
-    the class's annotations do not resolve (then every field is looked at)."""
-    try:
-        hints = typing.get_type_hints(cls)
-    except Exception:
-        return None
+def _typed_fields(hints: dict[str, Any]) -> tuple[str, ...]:
+    """The fields of an event class that may hold a transcoded object."""
     return tuple(
         name
         for name, hint in hints.items()
@@ -163,11 +158,16 @@ class FastMapper(Mapper[UUID]):
 
     def _plan(self, topic: str, id_type: type) -> _Plan:
         cls = resolve_topic(topic)
-        typed = _typed_fields(cls)
+        try:
+            hints = typing.get_type_hints(cls)
+        except Exception:  # annotations that do not resolve: every field is looked at
+            typed, declared = None, frozenset[str]()
+        else:
+            typed, declared = _typed_fields(hints), frozenset(hints)
         plan = self._plans[topic] = _Plan(
             cls,
             typed,
-            frozenset(typing.get_type_hints(cls)) if typed is not None else frozenset(),
+            declared,
             id_type,
             find_id_convertor(cls, id_type),
             getattr(cls, "class_version", 1),

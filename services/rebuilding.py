@@ -250,7 +250,6 @@ def _child(
     stores: list[ViewStore] = []
     runner: Runner | None = None
     failure: tuple[tuple[str, ...], str, str] | None = None
-    orphaned = False
 
     def check_parent() -> None:
         # A parent killed outright (SIGKILL, or SIGTERM to `keel projections rebuild`)
@@ -279,10 +278,10 @@ def _child(
         runner.rebuild(report)
         positions = runner.positions()
     except _ParentGone:
-        # Nobody reads the queue any more: leave without flushing it, or this process
-        # would wait for ever on a full pipe.
+        # Nobody reads the queue any more: leave (once the stores are closed) without
+        # flushing it, or this process would wait for ever on a full pipe.
         messages.cancel_join_thread()
-        orphaned = True
+        sys.exit(1)
     except Exception as error:
         if runner is not None and runner.fold_failure is not None:
             view, position = runner.fold_failure
@@ -298,8 +297,6 @@ def _child(
             store.close()
         if keel is not None:
             keel.close()
-    if orphaned:
-        sys.exit(1)
     if failure is not None:
         messages.put(("failed", index, *failure))
         sys.exit(1)

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -234,6 +234,8 @@ def rebuild_slowly(data_dir: str) -> None:
 
 
 def _start_rebuild_slowly(settings: Settings, pids: Path) -> subprocess.Popen[bytes]:
+    """`rebuild_slowly` in a process of its own; its slow child leaves its id in `pids`."""
+    pids.mkdir()
     code = (
         "from tests.test_rebuilding import rebuild_slowly; "
         f"rebuild_slowly({str(settings.data_dir)!r})"
@@ -242,25 +244,33 @@ def _start_rebuild_slowly(settings: Settings, pids: Path) -> subprocess.Popen[by
     return subprocess.Popen([sys.executable, "-c", code], env=env)
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command's name (state, parent, ...), or
+    None when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 def _children(pid: int) -> list[int]:
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
+    return [
+        int(path.name)
+        for path in Path("/proc").glob("[0-9]*")
+        if (fields := _stat(path.name)) is not None and int(fields[1]) == pid
+    ]
 
 
 def _running(pid: int) -> bool:
     """Whether the process is there and not a zombie waiting to be reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
+
+
+def _wait_until(done: Callable[[], bool], seconds: float, pause: float = 0.05) -> None:
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        time.sleep(pause)
 
 
 def test_the_children_stop_when_the_rebuild_is_killed(
@@ -268,21 +278,16 @@ def test_the_children_stop_when_the_rebuild_is_killed(
 ) -> None:
     head = populated(sqlite_settings)
     pids = tmp_path / "pids"
-    pids.mkdir()
     parent = _start_rebuild_slowly(sqlite_settings, pids)
     try:
-        deadline = time.monotonic() + 60
-        while not any(pids.iterdir()) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_until(lambda: any(pids.iterdir()), 60)
         (child,) = (int(p.name) for p in pids.iterdir())  # the slow view's process
         assert _running(child)
 
         parent.kill()
         parent.wait()
 
-        deadline = time.monotonic() + 10
-        while _running(child) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_until(lambda: not _running(child), 10)
         assert not _running(child)
         slow = open_view_store(sqlite_settings, Slow())
         try:
@@ -306,20 +311,19 @@ def test_children_whose_rebuild_is_killed_as_they_start_leave_the_views_alone(
         runner.catch_up()
         before = {view.name: view.store.dump() for view in runner.views}
     pids = tmp_path / "pids"
-    pids.mkdir()
     parent = _start_rebuild_slowly(sqlite_settings, pids)
     try:
-        deadline = time.monotonic() + 60
         children: list[int] = []
-        while len(children) < 2 and time.monotonic() < deadline:
-            children = _children(parent.pid)  # the two, and multiprocessing's tracker
-            time.sleep(0.001)
+
+        def started() -> bool:  # the two, or one and multiprocessing's tracker
+            children[:] = _children(parent.pid)
+            return len(children) >= 2
+
+        _wait_until(started, 60, pause=0.001)
         parent.kill()  # while they start: a new interpreter importing Keel
         parent.wait()
 
-        deadline = time.monotonic() + 20
-        while any(map(_running, children)) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_until(lambda: not any(map(_running, children)), 20)
         assert not any(map(_running, children))
         assert not any(pids.iterdir())  # no child folded an event
         with runner_over(sqlite_settings, GoalAudit(), Slow(), batch=100) as runner:
