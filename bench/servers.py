@@ -6,6 +6,7 @@ the server do not share an interpreter or a GIL.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -42,8 +43,6 @@ class Server:
         self, name: str, argv: list[str], port: int, log: Path, env: dict[str, str]
     ) -> None:
         self.name, self.port, self.log = name, port, log
-        # `keel follow` beside a Keel server, in the split topology (see FOLLOWER).
-        self.follower: subprocess.Popen[bytes] | None = None
         self._log_file: TextIO = log.open("w")
         # No KEEL_* setting leaks in from the caller's shell (say KEEL_STORE=postgres, or
         # KEEL_RUN_PROJECTIONS=false): the server runs on exactly the settings given here.
@@ -75,9 +74,9 @@ class Server:
         raise RuntimeError(f"the {self.name} server did not start in {timeout} s:\n{self.tail()}")
 
     def cpu_seconds(self) -> float:
-        """CPU time the server process has used so far (all its threads)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time the server has used so far: all its threads, and its child
+        processes' (`keel serve` runs the views and the alert process in one)."""
+        return sum(_cpu_seconds(pid) for pid in _family(self.process.pid))
 
     def wait_quiet(self, timeout: float = 900.0, busy: float = 0.1) -> float:
         """Seconds until the server is idle: below `busy` of a core for two seconds in a
@@ -110,38 +109,49 @@ class Server:
                 self.process.wait()
         if not self._log_file.closed:
             self._log_file.close()
-        if self.follower is not None:
-            self.follower.send_signal(signal.SIGTERM)
-            self.follower.wait(timeout=30)
-            self.follower = None
 
 
-# Extra settings for every Keel server the benchmarks start. Empty unless a diagnostic
-# option asks (say `--without-alerts`): the figures are of `keel serve` as it ships.
+# Extra settings for every Keel server the benchmarks start. Empty unless an option
+# asks (say `--followers threads`): the figures are of `keel serve` as it ships.
 KEEL_ENV: dict[str, str] = {}
-# Whether `start_keel` also starts `keel follow` beside the server (see --split).
-FOLLOWER = False
 
 
 def start_keel(port: int, data_dir: Path, log: Path) -> Server:
-    """`keel serve` as production runs it: SQLite, views followed in the same process."""
+    """`keel serve` as production runs it: SQLite, the views and the alert process
+    following the log in the server's child process."""
     argv = [str(VENV_BIN / "keel"), "serve", "--port", str(port)]
     env = {"KEEL_DATA_DIR": str(data_dir), "KEEL_PORT": str(port), "KEEL_STORE": "sqlite"}
-    server = Server("keel", argv, port, log, {**env, **KEEL_ENV})
-    if FOLLOWER:
-        server.follower = subprocess.Popen(
-            [str(VENV_BIN / "keel"), "follow"],
-            cwd=ROOT,
-            env={**environment_without_keel(), **env},
-            stdout=log.with_suffix(".follow.log").open("w"),
-            stderr=subprocess.STDOUT,
-        )
-    return server
+    return Server("keel", argv, port, log, {**env, **KEEL_ENV})
 
 
 def start_bare(port: int, log: Path) -> Server:
     argv = [sys.executable, "-m", "bench.bare_app", "--port", str(port)]
     return Server("bare", argv, port, log, {})
+
+
+def _family(pid: int) -> list[int]:
+    """`pid` and every process below it, as far as /proc shows them now."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        try:
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            with contextlib.suppress(FileNotFoundError):
+                queue += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def request(

@@ -51,10 +51,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="diagnosis only: servers without the in-process alert process",
     )
     p.add_argument(
-        "--split",
-        action="store_true",
-        help="(g) the scaled topology on one machine: `keel serve` without the views and "
-        "the alert process, which run beside it in `keel follow`",
+        "--followers",
+        choices=["process", "threads"],
+        default=None,
+        help="where Keel servers run the views and the alert process (KEEL_FOLLOWERS; "
+        "default: as `keel serve` ships, in a child process)",
     )
     return p.parse_args(argv)
 
@@ -236,9 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     if args.without_alerts:
         servers.KEEL_ENV["KEEL_RUN_ALERTS"] = "false"
-    if args.split:
-        servers.KEEL_ENV.update(KEEL_RUN_PROJECTIONS="false", KEEL_RUN_ALERTS="false")
-        servers.FOLLOWER = True
+    if args.followers is not None:
+        servers.KEEL_ENV["KEEL_FOLLOWERS"] = args.followers
     report = Report(settings=vars(args))
     started = time.perf_counter()
     timings: dict[str, float] = {}

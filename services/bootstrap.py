@@ -13,6 +13,7 @@ from projections.timeline import TeamHistory
 from projections.work_life import WorkLife
 from services import queries
 from services.alerting import AlertProcess, Alerts
+from services.follower_process import FollowerProcess
 from services.keel import Keel
 from services.runner import Runner, View
 from services.settings import Settings
@@ -35,6 +36,8 @@ class Container:
     alert_view: ViewStore
     # The team history index and its snapshots (projections/timeline.py).
     history: ViewStore
+    # The followers' child process, when the settings put them there and `start` ran.
+    follower_process: FollowerProcess | None = None
 
     @property
     def thresholds(self) -> ChurnThresholds:
@@ -53,14 +56,33 @@ class Container:
             queries.wait_for(store, position, timeout, head=self.keel.head())
 
     def start(self) -> None:
-        """Start following the logs in this process, as the settings ask."""
-        if self.settings.run_projections:
+        """Start following the logs, as the settings ask: in a child process, or in
+        threads of this one (see services/follower_process.py)."""
+        s = self.settings
+        if s.followers == "process":
+            if s.run_projections or s.run_alerts:
+                self.follower_process = FollowerProcess(
+                    s, views=s.run_projections, alerts=s.run_alerts
+                )
+                self.follower_process.start()
+            return
+        if s.run_projections:
             self.runner.start()
             self.alert_runner.start()
-        if self.settings.run_alerts:
+        if s.run_alerts:
             self.alert_process.start()
 
+    def alerts_evaluated(self) -> int:
+        """How far the alert process has evaluated Keel's log: its position in memory
+        when it runs here (0 until it has read the log back after a start), else the
+        position it last recorded."""
+        if self.follower_process is not None:
+            return self.alerts.tracked(Keel.name)
+        return self.alert_process.position
+
     def close(self) -> None:
+        if self.follower_process is not None:
+            self.follower_process.stop()
         self.alert_process.stop()
         self.alert_runner.stop()
         self.runner.stop()

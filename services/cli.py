@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+import time
 
 import typer
 import uvicorn
@@ -44,7 +46,8 @@ def serve(
     host: str = typer.Option(None, help="Interface to bind (default: KEEL_HOST)."),
     port: int = typer.Option(None, help="Port to bind (default: KEEL_PORT)."),
 ) -> None:
-    """Serve the HTTP API, with the views following the log in the same process."""
+    """Serve the HTTP API; the views and the alert process follow the log in a child
+    process (KEEL_FOLLOWERS=process, the default) or in this one (threads)."""
     settings = Settings()
     console.print(
         f"Keel on http://{host or settings.host}:{port or settings.port} "
@@ -89,10 +92,14 @@ def relay(
 def follow(
     views: bool = typer.Option(True, help="Fold the log into the views."),
     alerts: bool = typer.Option(True, help="Evaluate the alert rules."),
-    every: float = typer.Option(10.0, help="Seconds between progress lines."),
+    every: float = typer.Option(10.0, help="Seconds between progress lines (0: none)."),
+    parent: int = typer.Option(
+        None, hidden=True, help="Stop when this process is gone (`keel serve`'s child)."
+    ),
 ) -> None:
-    """Follow the log as a process of its own, until interrupted: for `keel serve`
-    run with KEEL_RUN_PROJECTIONS=false and/or KEEL_RUN_ALERTS=false."""
+    """Follow the log as a process of its own, until interrupted. `keel serve` starts
+    one itself (KEEL_FOLLOWERS=process); run it by hand beside a `keel serve` started
+    with KEEL_RUN_PROJECTIONS=false and/or KEEL_RUN_ALERTS=false."""
     if not (views or alerts):
         console.print("nothing to follow: --no-views and --no-alerts")
         raise typer.Exit(2)
@@ -106,10 +113,17 @@ def follow(
         if alerts:
             container.alert_process.start()
         console.print(f"following the log (views: {views}, alerts: {alerts}); Ctrl-C stops")
-        while not stopping.wait(every):
-            head = container.keel.head()
-            shown = {**container.runner.positions(), "alerts": container.alert_process.position}
-            console.print(f"log head {head}: {shown}")
+        shown_at = time.monotonic()
+        while not stopping.wait(1.0):
+            if parent is not None and os.getppid() != parent:
+                console.print("the server that started this follower is gone; stopping")
+                break
+            if every > 0 and time.monotonic() - shown_at >= every:
+                shown_at = time.monotonic()
+                head = container.keel.head()
+                positions = container.runner.positions()
+                shown = {**positions, "alerts": container.alert_process.position}
+                console.print(f"log head {head}: {shown}")
     finally:
         container.close()
 
@@ -209,3 +223,7 @@ def rebuild(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # `python -m services.cli`, as `keel serve` starts `keel follow`
+    main()

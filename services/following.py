@@ -33,6 +33,10 @@ class LogFollower:
     def nudge(self, _position: int | None = None) -> None:
         self._wake.set()
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._follow, name=self.thread_name, daemon=True)
         self._thread.start()

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     batch_size: int = Field(1000, ge=1)
     wait_for_timeout_seconds: float = Field(5.0, ge=0)
     run_projections: bool = True
+    # Where `keel serve` runs the followers (the views and the alert process): in a
+    # child process of their own (services/follower_process.py), or in threads of the
+    # API's process. One core: threads.
+    followers: Literal["process", "threads"] = "process"
     # How many aggregates the application keeps in memory (0: none). A command then
     # reads only the events saved since its cached copy, not the aggregate's whole
     # history; eventsourcing fast-forwards the copy from the store on every load, so it

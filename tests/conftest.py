@@ -36,6 +36,16 @@ with warnings.catch_warnings():
 POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER = "127.0.0.1", 5432, "postgres"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def followers_in_threads() -> Iterator[None]:
+    """Servers built by the tests follow the log in threads of the test's process,
+    where a test can see and stop them. The followers' child process, `keel serve`'s
+    default, has its own tests (test_follower_process.py, test_server_process.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KEEL_FOLLOWERS", "threads")
+        yield
+
+
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
     return Settings(store="sqlite", data_dir=tmp_path / "var", poll_interval_seconds=0.01)

@@ -1,5 +1,6 @@
 """The real server, as `keel serve` runs it: kill it without warning right after a
-write, start it again on the same data, and find nothing lost and the views caught up."""
+write, start it again on the same data, and find nothing lost and the views caught up;
+its followers' child process does not outlive it."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def keel_server(
         "KEEL_DATA_DIR": str(data_dir),
         "KEEL_HOST": "127.0.0.1",
         "KEEL_POLL_INTERVAL_SECONDS": "0.05",
+        "KEEL_FOLLOWERS": "process",  # as shipped: the views follow in a child process
         "PYTHONUNBUFFERED": "1",
     }
     log_path = tmp_path / f"{name}.log"
@@ -80,6 +82,28 @@ def keel_server(
             process.wait(timeout=30)
 
 
+def children(pid: int) -> list[int]:
+    """The processes `pid` started, from any of its threads, once there is one."""
+
+    def listed() -> list[int]:
+        tasks = Path(f"/proc/{pid}/task")
+        return [int(c) for task in tasks.iterdir() for c in (task / "children").read_text().split()]
+
+    deadline = time.monotonic() + START_TIMEOUT
+    while not (found := listed()) and time.monotonic() < deadline:  # it may be starting
+        time.sleep(0.05)
+    return found
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan is reaped by init, but maybe not at once)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 def created(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
@@ -104,8 +128,15 @@ def test_nothing_is_lost_when_the_server_is_killed(tmp_path: Path) -> None:
                 headers={"X-Keel-Actor": "maya", "If-Match": "1"},
             )
         )
+        followers = children(process.pid)
+        assert len(followers) == 1, followers  # `keel follow`, started by the server
         process.kill()  # SIGKILL, straight after the 201: no shutdown, no flush
         assert process.wait(timeout=30) == -9
+        # Orphaned, the child notices within a second or so and stops.
+        deadline = time.monotonic() + 15
+        while running(followers[0]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not running(followers[0]), "the follower outlived its server"
     assert changed["version"] == 2
 
     with keel_server(tmp_path, data_dir, "second") as (_, http):

@@ -99,9 +99,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         if container.settings.run_alerts:
             # The alert process is a follower of Keel's log like the views; the alerts
             # view follows the Alerts log, whose positions are its own.
-            # The process's own position: 0 until it has read the log back into
-            # memory after a start (a minute on a 1M-event log).
-            evaluated = container.alert_process.position
+            evaluated = container.alerts_evaluated()
             alerts_head = container.alerts.head()
             listed = container.alert_runner.positions()
             if evaluated < head:
@@ -111,7 +109,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             if container.alert_process.failure:
                 failures["alerts"] = container.alert_process.failure
             ready["alerts"] = {"evaluated": evaluated, "head": alerts_head, "views": listed}
-        if behind:
+        followers = container.follower_process
+        exited = followers.exited if followers is not None else None
+        if exited is not None:
+            failures["followers"] = f"their process exited with {exited}; restarting"
+        if behind or exited is not None:
             detail = f"behind: {behind} (log head {head})"
             if failures:
                 detail += f"; failing: {failures}"

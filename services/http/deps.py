@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Header, Query, Request
@@ -67,16 +67,14 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 KeelDep = Annotated[Keel, Depends(get_keel)]
 # Header values are ASCII (RFC 9110): anything else would be stored garbled, so it is
 # refused. Printable, with no space at either end.
-Actor = Annotated[
-    str,
-    Header(
-        alias="X-Keel-Actor",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$",
-        description="Who is acting: a member id or a name, in printable ASCII.",
-    ),
-]
+ACTOR_HEADER = "X-Keel-Actor"
+ACTOR_RULES: dict[str, Any] = {
+    "min_length": 1,
+    "max_length": 200,
+    "pattern": r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$",
+}
+ACTOR_DESCRIPTION = "Who is acting: a member id or a name, in printable ASCII."
+Actor = Annotated[str, Header(alias=ACTOR_HEADER, description=ACTOR_DESCRIPTION, **ACTOR_RULES)]
 IfMatch = Annotated[int | None, Depends(if_match_header)]
 WaitFor = Annotated[
     int | None,

@@ -1,0 +1,130 @@
+"""`keel serve`'s followers in a process of their own, supervised by the server.
+
+The view runner and the alert process follow the log. In the API's own process they
+share its one GIL with every request: under a stream of check-ins they took about as
+much CPU as the requests themselves, in small pages, and slowed each request as well.
+As a child process (`keel follow`) they run on another core and read the log in larger
+pages. So by default (KEEL_FOLLOWERS=process) the server starts them as a child when
+it starts, starts them again if they die, and stops them when it stops; a child whose
+server was killed outright notices within a second and stops too. KEEL_FOLLOWERS=threads
+keeps them in the API's process, as on a one-core machine.
+
+The child is `keel follow` with exactly the server's settings (passed in its
+environment), so it follows the same store. Nothing is lost between the two: each view
+and the alert process keep their positions in the store, and a restarted child carries
+on from there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Seconds to wait before starting a child that died, growing while it keeps dying.
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+# A child that ran this long before dying starts again after the shortest delay.
+HEALTHY_SECONDS = 60.0
+STOP_TIMEOUT = 30.0
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """KEEL_* variables that make `Settings()` in another process equal `settings`."""
+    prefix = settings.model_config.get("env_prefix", "")
+    values: dict[str, str] = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        if isinstance(value, dict | list):
+            values[f"{prefix}{name}".upper()] = json.dumps(value)
+        elif isinstance(value, bool):
+            values[f"{prefix}{name}".upper()] = "true" if value else "false"
+        else:
+            values[f"{prefix}{name}".upper()] = str(value)
+    return values
+
+
+class FollowerProcess:
+    def __init__(self, settings: Settings, *, views: bool, alerts: bool) -> None:
+        self._settings = settings
+        self._flags = [] if views else ["--no-views"]
+        self._flags += [] if alerts else ["--no-alerts"]
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        # The exit code of the last child that died, while the next one is not started.
+        self.exited: int | None = None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            *("-m", "services.cli", "follow", "--every", "0"),
+            *("--parent", str(os.getpid())),
+            *self._flags,
+        ]
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._supervise, name="keel-follower-process", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            process = self._process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                log.error("the follower process did not stop in %s s; killing it", STOP_TIMEOUT)
+                process.kill()
+                process.wait()
+        if self._thread is not None:
+            self._thread.join()
+
+    @property
+    def pid(self) -> int | None:
+        with self._lock:
+            return self._process.pid if self._process is not None else None
+
+    def _spawn(self) -> subprocess.Popen[bytes] | None:
+        env: dict[str, Any] = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+        env.update(settings_environment(self._settings))
+        with self._lock:
+            if self._stopping.is_set():
+                return None
+            # A session of its own: a Ctrl-C in the terminal reaches the server, which
+            # stops the child itself; the child must not race it to exit first.
+            self._process = subprocess.Popen(self.command(), env=env, start_new_session=True)
+            self.exited = None
+            return self._process
+
+    def _supervise(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            process = self._spawn()
+            if process is None:
+                return
+            code = process.wait()
+            if self._stopping.is_set():
+                return
+            self.exited = code
+            failures = 1 if time.monotonic() - started > HEALTHY_SECONDS else failures + 1
+            delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS)) - 1]
+            log.error("the follower process exited with %s; starting it again in %s s", code, delay)
+            if self._stopping.wait(delay):
+                return

@@ -1,0 +1,100 @@
+"""The busiest command routes read their request and render their answer themselves.
+
+FastAPI's generic path resolves every parameter through its dependency machinery, reads
+the body with `json.loads`, validates the result, then validates the returned model
+once more before rendering it: for a check-in, that was about half of the route's own
+CPU (measured in process, without uvicorn: 282 us a request against 156 with these
+helpers). Here pydantic parses and validates the raw bytes in one pass, the path
+parameter and the actor header are read directly, and the answer goes from the model
+straight to bytes.
+
+Nothing a client sees changes. A bad body, path or header raises the same
+`RequestValidationError` as FastAPI would, located the same way ("body", "header"), so
+the same problem+json handler answers it; and the OpenAPI document still describes the
+body, the parameters and the answer (`described`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
+
+from services.http.deps import ACTOR_DESCRIPTION, ACTOR_HEADER, ACTOR_RULES
+from services.keel import Keel
+
+M = TypeVar("M", bound=BaseModel)
+
+_ACTOR: TypeAdapter[str] = TypeAdapter(Annotated[str, StringConstraints(**ACTOR_RULES)])  # type: ignore[arg-type]
+_ACTOR_KEY = ACTOR_HEADER.lower()
+
+
+def described(body: type[BaseModel], *path_parameters: str) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads `body`, its path and the actor itself."""
+    schema = body.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    actor = {
+        "type": "string",
+        "minLength": ACTOR_RULES["min_length"],
+        "maxLength": ACTOR_RULES["max_length"],
+        "pattern": ACTOR_RULES["pattern"],
+        "default": "anonymous",
+    }
+    return {
+        "parameters": [
+            *(
+                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                for p in path_parameters
+            ),
+            {
+                "name": ACTOR_HEADER,
+                "in": "header",
+                "required": False,
+                "schema": actor,
+                "description": ACTOR_DESCRIPTION,
+            },
+        ],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+    }
+
+
+async def read_command(request: Request, model: type[M]) -> tuple[str, M]:
+    """The actor and the body, or a 422 naming every field at fault in either."""
+    errors: list[Any] = []
+    actor = "anonymous"
+    raw_actor = request.headers.get(_ACTOR_KEY)
+    if raw_actor is not None:
+        try:
+            actor = _ACTOR.validate_python(raw_actor)
+        except ValidationError as error:
+            errors += _located(error, "header", ACTOR_HEADER)
+    raw = await request.body()
+    body: M | None = None
+    if not raw:
+        errors.append({"type": "missing", "loc": ("body",), "msg": "Field required"})
+    else:
+        try:
+            body = model.model_validate_json(raw)
+        except ValidationError as error:
+            errors += _located(error, "body")
+    if errors or body is None:
+        raise RequestValidationError(errors)
+    return actor, body
+
+
+def keel_of(request: Request) -> Keel:
+    keel: Keel = request.app.state.container.keel
+    return keel
+
+
+def rendered(answer: BaseModel, status: int, *, etag: int | None = None) -> Response:
+    headers = {"ETag": f'"{etag}"'} if etag is not None else None
+    return Response(
+        answer.model_dump_json(), status, headers=headers, media_type="application/json"
+    )
+
+
+def _located(error: ValidationError, *where: str) -> list[Any]:
+    return [{**e, "loc": (*where, *e["loc"])} for e in error.errors(include_url=False)]

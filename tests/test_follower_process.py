@@ -1,0 +1,150 @@
+"""The followers' child process: it follows the same store as the server, comes back
+when it dies, stops with the server, and /readyz tells when it is down."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services import follower_process
+from services.bootstrap import Container, bootstrap
+from services.follower_process import settings_environment
+from services.http.app import create_app
+from services.keel import Keel
+from services.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 60.0
+
+
+def _wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        time.sleep(0.02)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _followed(container: Container) -> bool:
+    """Every view and the alert process are at the head of Keel's log."""
+    head = container.keel.head()
+    views = container.runner.positions().values()
+    return all(p == head for p in views) and container.alerts_evaluated() == head
+
+
+def _form_team(container: Container, name: str) -> int:
+    return container.keel.form_team(
+        name=name, manager="kay", actor="owner", occurred_on=date(2025, 1, 6)
+    ).position
+
+
+def test_the_environment_gives_another_process_the_same_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    settings = Settings(
+        store="postgres",
+        data_dir=tmp_path / "elsewhere",
+        postgres_db="keel_x",
+        poll_interval_seconds=0.25,
+        run_alerts=False,
+        sqlite_synchronous="NORMAL",
+        alert_rules={"morale_drop": {"ewma_l": 2.8}},
+        followers="threads",
+    )
+    environment = settings_environment(settings)
+    assert environment["KEEL_RUN_ALERTS"] == "false"
+    assert json.loads(environment["KEEL_ALERT_RULES"]) == {"morale_drop": {"ewma_l": 2.8}}
+    assert "KEEL_NATS_URL" not in environment  # unset stays unset
+    for name in [n for n in os.environ if n.startswith("KEEL_")]:
+        monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == settings
+
+
+def test_the_child_follows_the_store_and_comes_back_when_it_dies(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(follower_process, "RESTART_DELAYS", (0.2,))
+    container = bootstrap(settings.model_copy(update={"followers": "process"}))
+    try:
+        container.start()
+        followers = container.follower_process
+        assert followers is not None
+        assert not container.runner.running  # nothing follows in this process
+        _form_team(container, "Support")
+        _wait_until(lambda: _followed(container), "the child followed the first team")
+
+        first = followers.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        _wait_until(lambda: followers.pid not in (None, first), "a new child started")
+        _form_team(container, "Platform")
+        _wait_until(lambda: _followed(container), "the new child followed the second team")
+        assert followers.exited is None
+    finally:
+        container.close()
+    assert not _running(first)
+    last = followers.pid
+    assert last is not None
+    assert not _running(last)
+
+
+def test_readyz_says_when_the_followers_are_down(
+    sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Long enough to look while the dead child waits to be started again.
+    monkeypatch.setattr(follower_process, "RESTART_DELAYS", (30.0,))
+    settings = sqlite_settings.model_copy(update={"followers": "process"})
+    with TestClient(create_app(settings)) as client:
+        container: Container = client.app.state.container  # type: ignore[attr-defined]
+        followers = container.follower_process
+        assert followers is not None
+        _form_team(container, "Support")
+        _wait_until(lambda: client.get("/readyz").status_code == 200, "readyz said ready")
+        ready = client.get("/readyz").json()
+        head = container.keel.head()
+        assert ready["head"] == head
+        assert set(ready["views"].values()) == {head}
+        assert ready["alerts"]["evaluated"] == head
+
+        pid = followers.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        _wait_until(lambda: followers.exited is not None, "the server saw its child die")
+        answer = client.get("/readyz")
+        assert answer.status_code == 503
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert "followers" in answer.json()["detail"]
+        assert f"exited with {-signal.SIGKILL}" in answer.json()["detail"]
+
+
+def test_the_alert_position_is_the_recorded_one_when_the_child_evaluates(
+    sqlite_settings: Settings,
+) -> None:
+    container = bootstrap(sqlite_settings.model_copy(update={"followers": "process"}))
+    try:
+        container.start()
+        _form_team(container, "Support")
+        _wait_until(lambda: _followed(container), "the child evaluated the team")
+        assert container.alerts_evaluated() == container.alerts.tracked(Keel.name)
+        assert container.alert_process.position == 0  # this process's own never ran
+    finally:
+        container.close()

@@ -1,0 +1,108 @@
+"""The hot routes' own input and output: the same answers as FastAPI's generic path,
+checked on a small app that reads a model both ways."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, Request, Response
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from services.http import problems
+from services.http.deps import Actor
+from services.http.hot_path import described, read_command, rendered
+from services.http.schemas import CheckInIn
+
+
+class Answer(BaseModel):
+    team_id: str
+    actor: str
+    mood: int
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    problems.install(app)
+
+    @app.post("/generic/{team_id}", status_code=201)
+    async def generic(team_id: str, body: CheckInIn, actor: Actor = "anonymous") -> Answer:
+        return Answer(team_id=team_id, actor=actor, mood=body.mood)
+
+    @app.post(
+        "/hot/{team_id}",
+        status_code=201,
+        response_model=Answer,
+        openapi_extra=described(CheckInIn, "team_id"),
+    )
+    async def hot(request: Request) -> Response:
+        actor, body = await read_command(request, CheckInIn)
+        answer = Answer(team_id=request.path_params["team_id"], actor=actor, mood=body.mood)
+        return rendered(answer, 201, etag=7)
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    with TestClient(_app()) as client:
+        yield client
+
+
+GOOD = {"member_id": "6a3c2f0e-0000-4000-8000-000000000001", "day": "2025-01-06", "mood": 4}
+
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("good", {"json": GOOD, "headers": {"X-Keel-Actor": "kay"}}),
+    ("no actor", {"json": GOOD}),
+    ("mood 6", {"json": {**GOOD, "mood": 6}}),
+    ("mood as text", {"json": {**GOOD, "mood": "4"}}),
+    ("unknown field", {"json": {**GOOD, "extra": 1}}),
+    ("missing fields", {"json": {}}),
+    ("a list, not an object", {"json": [1]}),
+    ("bad item", {"json": {**GOOD, "wins": ["", 3]}}),
+    ("blank actor", {"json": GOOD, "headers": {"X-Keel-Actor": " "}}),
+    ("bad actor and body", {"json": {**GOOD, "mood": 0}, "headers": {"X-Keel-Actor": ""}}),
+    ("invalid JSON", {"content": b'{"mood": ', "headers": {"content-type": "application/json"}}),
+    ("no body", {"headers": {"content-type": "application/json"}}),
+]
+
+
+@pytest.mark.parametrize(("case", "request_args"), CASES, ids=[c for c, _ in CASES])
+def test_the_hot_path_answers_as_fastapi_does(
+    client: TestClient, case: str, request_args: dict[str, Any]
+) -> None:
+    generic = client.post("/generic/t1", **request_args)
+    hot = client.post("/hot/t1", **request_args)
+    assert hot.status_code == generic.status_code
+    assert hot.headers["content-type"] == generic.headers["content-type"]
+    if case in ("invalid JSON", "a list, not an object"):
+        # pydantic words these differently for bytes and for parsed JSON; both name
+        # the body.
+        fields = [e["field"] for e in hot.json()["errors"]]
+        assert fields == [e["field"] for e in generic.json()["errors"]] == ["body"]
+    else:
+        assert hot.json() == generic.json()
+
+
+def test_a_good_command_is_rendered_with_its_etag(client: TestClient) -> None:
+    answer = client.post("/hot/t1", json=GOOD, headers={"X-Keel-Actor": "kay"})
+    assert answer.status_code == 201
+    assert answer.json() == {"team_id": "t1", "actor": "kay", "mood": 4}
+    assert answer.headers["ETag"] == '"7"'
+
+
+def test_the_openapi_document_describes_the_hot_route_as_the_generic_one(
+    client: TestClient,
+) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    generic, hot = paths["/generic/{team_id}"]["post"], paths["/hot/{team_id}"]["post"]
+    assert [(p["name"], p["in"]) for p in hot["parameters"]] == [
+        (p["name"], p["in"]) for p in generic["parameters"]
+    ]
+    actor = next(p for p in hot["parameters"] if p["name"] == "X-Keel-Actor")
+    assert actor["schema"]["maxLength"] == 200
+    body = hot["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) == set(CheckInIn.model_fields)
+    assert set(body["required"]) == {"member_id", "day", "mood"}
+    assert hot["responses"]["201"] == generic["responses"]["201"]
