@@ -65,6 +65,8 @@ class Container:
                     s, views=s.run_projections, alerts=s.run_alerts
                 )
                 self.follower_process.start()
+                self.keel.on_recorded.append(self.follower_process.nudge)
+                self.alerts.on_recorded.append(self.follower_process.nudge)
             return
         if s.run_projections:
             self.runner.start()

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from domain import calendar
 from services import rebuilding
-from services.bootstrap import bootstrap
+from services.bootstrap import Container, bootstrap
 from services.cli_alerts import alerts_app
 from services.cli_transfer import export_events, import_checkins, import_events
 from services.demo import demo_teams, load_demo
@@ -113,6 +113,13 @@ def follow(
         if alerts:
             container.alert_process.start()
         console.print(f"following the log (views: {views}, alerts: {alerts}); Ctrl-C stops")
+        if parent is not None:
+            threading.Thread(
+                target=_nudged_by_stdin,
+                args=(container, stopping),
+                name="keel-nudges",
+                daemon=True,
+            ).start()
         shown_at = time.monotonic()
         while not stopping.wait(1.0):
             if parent is not None and os.getppid() != parent:
@@ -126,6 +133,16 @@ def follow(
                 console.print(f"log head {head}: {shown}")
     finally:
         container.close()
+
+
+def _nudged_by_stdin(container: Container, stopping: threading.Event) -> None:
+    """`keel serve` writes a line to its follower's stdin at every save: wake the
+    followers. The end of stdin means the server is gone."""
+    followers = (container.runner, container.alert_runner, container.alert_process)
+    while os.read(0, 4096):
+        for follower in followers:
+            follower.nudge()
+    stopping.set()
 
 
 @app.command()

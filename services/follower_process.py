@@ -10,13 +10,17 @@ server was killed outright notices within a second and stops too. KEEL_FOLLOWERS
 keeps them in the API's process, as on a one-core machine.
 
 The child is `keel follow` with exactly the server's settings (passed in its
-environment), so it follows the same store. Nothing is lost between the two: each view
+environment), so it follows the same store. The server nudges it through its stdin
+whenever it saves, as it would nudge its own threads, so views and alerts follow a
+write at once instead of at the next poll; the end of that stdin also tells the child
+that its server is gone. Nothing is lost between the two: each view
 and the alert process keep their positions in the store, and a restarted child carries
 on from there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -92,8 +96,25 @@ class FollowerProcess:
                 log.error("the follower process did not stop in %s s; killing it", STOP_TIMEOUT)
                 process.kill()
                 process.wait()
+        if process is not None:
+            self._reaped(process)
         if self._thread is not None:
             self._thread.join()
+
+    def nudge(self, _position: int | None = None) -> None:
+        """Something was saved: wake the child's followers (they also poll, which is
+        all they have for saves made by other processes)."""
+        with self._lock:  # not while `_reaped` closes the pipe
+            stdin = self._process.stdin if self._process is not None else None
+            if stdin is None or stdin.closed:
+                return
+            with contextlib.suppress(OSError):  # full, or the child is gone: it polls anyway
+                os.write(stdin.fileno(), b"\n")
+
+    def _reaped(self, process: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            if process.stdin is not None:
+                process.stdin.close()
 
     @property
     def pid(self) -> int | None:
@@ -108,7 +129,12 @@ class FollowerProcess:
                 return None
             # A session of its own: a Ctrl-C in the terminal reaches the server, which
             # stops the child itself; the child must not race it to exit first.
-            self._process = subprocess.Popen(self.command(), env=env, start_new_session=True)
+            self._process = subprocess.Popen(
+                self.command(), env=env, start_new_session=True, stdin=subprocess.PIPE
+            )
+            assert self._process.stdin is not None
+            # A nudge must never wait for the child: one that does not fit is dropped.
+            os.set_blocking(self._process.stdin.fileno(), False)
             self.exited = None
             return self._process
 
@@ -120,6 +146,7 @@ class FollowerProcess:
             if process is None:
                 return
             code = process.wait()
+            self._reaped(process)
             if self._stopping.is_set():
                 return
             self.exited = code

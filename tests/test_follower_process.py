@@ -148,3 +148,20 @@ def test_the_alert_position_is_the_recorded_one_when_the_child_evaluates(
         assert container.alert_process.position == 0  # this process's own never ran
     finally:
         container.close()
+
+
+def test_a_save_wakes_the_child_at_once(sqlite_settings: Settings) -> None:
+    """The child polls only every 30 s here: only the server's nudge can wake it."""
+    settings = sqlite_settings.model_copy(
+        update={"followers": "process", "poll_interval_seconds": 30.0}
+    )
+    container = bootstrap(settings)
+    try:
+        container.start()
+        _wait_until(lambda: _followed(container), "the child caught up at its start")
+        started = time.monotonic()
+        _form_team(container, "Support")
+        _wait_until(lambda: _followed(container), "the child followed the new team")
+        assert time.monotonic() - started < 10.0
+    finally:
+        container.close()
