@@ -62,7 +62,10 @@ class Container:
         if s.followers == "process":
             if s.run_projections or s.run_alerts:
                 self.follower_process = FollowerProcess(
-                    s, views=s.run_projections, alerts=s.run_alerts
+                    s,
+                    views=s.run_projections,
+                    alerts=s.run_alerts,
+                    relays=s.run_relay and s.nats_url is not None,
                 )
                 self.follower_process.start()
                 self.keel.on_recorded.append(self.follower_process.nudge)

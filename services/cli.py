@@ -28,7 +28,7 @@ from services.cli_alerts import alerts_app
 from services.cli_transfer import export_events, import_checkins, import_events
 from services.demo import demo_teams, load_demo
 from services.gc_tuning import tune_for_service
-from services.relay import run_relays
+from services.relay import run_relays, start_relays
 from services.settings import Settings
 
 app = typer.Typer(help="Keel: goal churn and team morale from an immutable event log.")
@@ -93,6 +93,9 @@ def follow(
     views: bool = typer.Option(True, help="Fold the log into the views."),
     alerts: bool = typer.Option(True, help="Evaluate the alert rules."),
     every: float = typer.Option(10.0, help="Seconds between progress lines (0: none)."),
+    relays: bool = typer.Option(
+        False, "--relays", help="Also publish to NATS (KEEL_NATS_URL), as `keel relay` does."
+    ),
     parent: int = typer.Option(
         None, hidden=True, help="Stop when this process is gone (`keel serve`'s child)."
     ),
@@ -112,6 +115,9 @@ def follow(
             container.alert_runner.start()
         if alerts:
             container.alert_process.start()
+        publishing = (
+            start_relays(container.settings, container.keel, container.alerts) if relays else None
+        )
         console.print(f"following the log (views: {views}, alerts: {alerts}); Ctrl-C stops")
         if parent is not None:
             threading.Thread(
@@ -132,16 +138,18 @@ def follow(
                 shown = {**positions, "alerts": container.alert_process.position}
                 console.print(f"log head {head}: {shown}")
     finally:
+        if publishing is not None:
+            publishing.close()
         container.close()
 
 
 def _nudged_by_stdin(container: Container, stopping: threading.Event) -> None:
-    """`keel serve` writes a line to its follower's stdin at every save: wake the
-    followers. The end of stdin means the server is gone."""
-    followers = (container.runner, container.alert_runner, container.alert_process)
+    """`keel serve` writes a line to its follower's stdin at every save: wake what
+    follows the logs here, as a save here would. The end of stdin means the server
+    is gone."""
     while os.read(0, 4096):
-        for follower in followers:
-            follower.nudge()
+        for listener in (*container.keel.on_recorded, *container.alerts.on_recorded):
+            listener(0)  # the listeners are nudges: none reads the position
     stopping.set()
 
 

@@ -13,7 +13,9 @@ The child is `keel follow` with exactly the server's settings (passed in its
 environment), so it follows the same store. The server nudges it through its stdin
 whenever it saves, as it would nudge its own threads, so views and alerts follow a
 write at once instead of at the next poll; the end of that stdin also tells the child
-that its server is gone. Nothing is lost between the two: each view
+that its server is gone. The NATS relays, when `keel serve` runs them, run in the
+child too: the alerts are recorded there, and a relay beside them hears of each one
+at once. Nothing is lost between the two: each view
 and the alert process keep their positions in the store, and a restarted child carries
 on from there.
 """
@@ -59,10 +61,11 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 
 
 class FollowerProcess:
-    def __init__(self, settings: Settings, *, views: bool, alerts: bool) -> None:
+    def __init__(self, settings: Settings, *, views: bool, alerts: bool, relays: bool) -> None:
         self._settings = settings
         self._flags = [] if views else ["--no-views"]
         self._flags += [] if alerts else ["--no-alerts"]
+        self._flags += ["--relays"] if relays else []
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None

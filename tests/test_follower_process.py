@@ -3,6 +3,7 @@ when it dies, stops with the server, and /readyz tells when it is down."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,6 +12,8 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import nats
+import nats.js.errors
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,6 +23,7 @@ from services.follower_process import settings_environment
 from services.http.app import create_app
 from services.keel import Keel
 from services.settings import Settings
+from tests.conftest import NatsNames
 
 pytestmark = pytest.mark.slow
 
@@ -165,3 +169,28 @@ def test_a_save_wakes_the_child_at_once(sqlite_settings: Settings) -> None:
         assert time.monotonic() - started < 10.0
     finally:
         container.close()
+
+
+async def _published(url: str, stream: str) -> int:
+    connection = await nats.connect(url)
+    try:
+        info = await connection.jetstream().stream_info(stream)
+        return int(info.state.messages)
+    except nats.js.errors.NotFoundError:
+        return 0
+    finally:
+        await connection.close()
+
+
+def test_the_relays_run_beside_the_followers_in_the_child(
+    sqlite_settings: Settings, nats_url: str, nats_names: NatsNames
+) -> None:
+    settings = nats_names.settings(sqlite_settings, nats_url)
+    with TestClient(create_app(settings.model_copy(update={"followers": "process"}))) as client:
+        container: Container = client.app.state.container  # type: ignore[attr-defined]
+        assert client.app.state.relays is None  # type: ignore[attr-defined]
+        _form_team(container, "Support")
+        _wait_until(
+            lambda: asyncio.run(_published(nats_url, nats_names.events_stream)) == 1,
+            "the child published the team's event",
+        )

@@ -56,7 +56,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             # An app that owns its container is a server's: see services/gc_tuning.py.
             tune_for_service()
             built.start()
-        relays = start_relays(built.settings, built.keel, built.alerts) if owned else None
+        # The relays run with the followers, here or in their child process.
+        here = owned and built.follower_process is None
+        relays = start_relays(built.settings, built.keel, built.alerts) if here else None
         app.state.relays = relays
         try:
             yield
