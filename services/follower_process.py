@@ -23,7 +23,6 @@ on from there.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -42,22 +41,6 @@ RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 # A child that ran this long before dying starts again after the shortest delay.
 HEALTHY_SECONDS = 60.0
 STOP_TIMEOUT = 30.0
-
-
-def settings_environment(settings: Settings) -> dict[str, str]:
-    """KEEL_* variables that make `Settings()` in another process equal `settings`."""
-    prefix = settings.model_config.get("env_prefix", "")
-    values: dict[str, str] = {}
-    for name, value in settings.model_dump(mode="json").items():
-        if value is None:
-            continue
-        if isinstance(value, dict | list):
-            values[f"{prefix}{name}".upper()] = json.dumps(value)
-        elif isinstance(value, bool):
-            values[f"{prefix}{name}".upper()] = "true" if value else "false"
-        else:
-            values[f"{prefix}{name}".upper()] = str(value)
-    return values
 
 
 class FollowerProcess:
@@ -126,7 +109,7 @@ class FollowerProcess:
 
     def _spawn(self) -> subprocess.Popen[bytes] | None:
         env: dict[str, Any] = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-        env.update(settings_environment(self._settings))
+        env.update(self._settings.environment())
         with self._lock:
             if self._stopping.is_set():
                 return None

@@ -1,5 +1,6 @@
 """Configuration, read from the environment (prefix KEEL_) by pydantic-settings."""
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -69,6 +70,22 @@ class Settings(BaseSettings):
     # own process (`keel relay`).
     run_relay: bool = True
     relay_poll_interval_seconds: float = Field(0.05, gt=0)
+
+    def environment(self) -> dict[str, str]:
+        """KEEL_* variables that make `Settings()` in a child process equal these."""
+        prefix = str(self.model_config.get("env_prefix", ""))
+        values: dict[str, str] = {}
+        for name, value in self.model_dump(mode="json").items():
+            if value is None:
+                continue
+            if isinstance(value, dict | list):
+                text = json.dumps(value)
+            elif isinstance(value, bool):
+                text = "true" if value else "false"
+            else:
+                text = str(value)
+            values[f"{prefix}{name}".upper()] = text
+        return values
 
     def eventsourcing_env(self, name: str, synchronous: str | None = None) -> dict[str, str]:
         """The environment eventsourcing reads to build the recorder called `name`.

@@ -4,7 +4,6 @@ when it dies, stops with the server, and /readyz tells when it is down."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import time
@@ -19,7 +18,6 @@ from fastapi.testclient import TestClient
 
 from services import follower_process
 from services.bootstrap import Container, bootstrap
-from services.follower_process import settings_environment
 from services.http.app import create_app
 from services.keel import Keel
 from services.settings import Settings
@@ -57,30 +55,6 @@ def _form_team(container: Container, name: str) -> int:
     return container.keel.form_team(
         name=name, manager="kay", actor="owner", occurred_on=date(2025, 1, 6)
     ).position
-
-
-def test_the_environment_gives_another_process_the_same_settings(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    settings = Settings(
-        store="postgres",
-        data_dir=tmp_path / "elsewhere",
-        postgres_db="keel_x",
-        poll_interval_seconds=0.25,
-        run_alerts=False,
-        sqlite_synchronous="NORMAL",
-        alert_rules={"morale_drop": {"ewma_l": 2.8}},
-        followers="threads",
-    )
-    environment = settings_environment(settings)
-    assert environment["KEEL_RUN_ALERTS"] == "false"
-    assert json.loads(environment["KEEL_ALERT_RULES"]) == {"morale_drop": {"ewma_l": 2.8}}
-    assert "KEEL_NATS_URL" not in environment  # unset stays unset
-    for name in [n for n in os.environ if n.startswith("KEEL_")]:
-        monkeypatch.delenv(name)
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    assert Settings() == settings
 
 
 def test_the_child_follows_the_store_and_comes_back_when_it_dies(
