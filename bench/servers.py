@@ -74,9 +74,11 @@ class Server:
         raise RuntimeError(f"the {self.name} server did not start in {timeout} s:\n{self.tail()}")
 
     def cpu_seconds(self) -> float:
-        """CPU time the server has used so far: all its threads, and its child
-        processes' (`keel serve` runs the views and the alert process in one)."""
-        return sum(_cpu_seconds(pid) for pid in _family(self.process.pid))
+        """CPU time the server has used so far: all its threads, its child processes'
+        (`keel serve` runs the views and the alert process in one), and those of the
+        children it has already reaped."""
+        pid = self.process.pid
+        return _cpu_seconds(pid, reaped=True) + sum(_cpu_seconds(p) for p in _family(pid)[1:])
 
     def wait_quiet(self, timeout: float = 900.0, busy: float = 0.1) -> float:
         """Seconds until the server is idle: below `busy` of a core for two seconds in a
@@ -145,13 +147,16 @@ def _family(pid: int) -> list[int]:
     return found
 
 
-def _cpu_seconds(pid: int) -> float:
+def _cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """utime + stime of `pid`, and with `reaped` cutime + cstime: its children that
+    ended and were waited for."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
         return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    fields = [int(f) for f in stat.rsplit(")", 1)[1].split()[11:15]]
+    ticks = sum(fields) if reaped else fields[0] + fields[1]
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def request(

@@ -78,12 +78,25 @@ class Container:
             self.alert_process.start()
 
     def alerts_evaluated(self) -> int:
-        """How far the alert process has evaluated Keel's log: its position in memory
-        when it runs here (0 until it has read the log back after a start), else the
-        position it last recorded."""
+        """How far the alert process has evaluated Keel's log: its position in memory,
+        0 until it has read its state back after a start. When it runs in the
+        followers' child process, as the child last said (once a second)."""
         if self.follower_process is not None:
-            return self.alerts.tracked(Keel.name)
+            return int((self.follower_process.status or {}).get("alerts") or 0)
         return self.alert_process.position
+
+    def failures(self) -> dict[str, str]:
+        """What is failing among the followers, wherever they run."""
+        followers = self.follower_process
+        if followers is not None:
+            failing = dict((followers.status or {}).get("failures") or {})
+            if followers.down is not None:
+                failing["followers"] = followers.down
+            return failing
+        failing = {**self.runner.failures, **self.alert_runner.failures}
+        if self.alert_process.failure:
+            failing["alerts"] = self.alert_process.failure
+        return failing
 
     def close(self) -> None:
         if self.follower_process is not None:

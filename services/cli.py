@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import signal
 import threading
 import time
+from typing import TextIO
 
 import typer
 import uvicorn
@@ -99,6 +102,9 @@ def follow(
     parent: int = typer.Option(
         None, hidden=True, help="Stop when this process is gone (`keel serve`'s child)."
     ),
+    status_fd: int = typer.Option(
+        None, hidden=True, help="Write a status line here every second (for `keel serve`)."
+    ),
 ) -> None:
     """Follow the log as a process of its own, until interrupted. `keel serve` starts
     one itself (KEEL_FOLLOWERS=process); run it by hand beside a `keel serve` started
@@ -109,15 +115,16 @@ def follow(
     stopping = _stopped_by_signals()
     tune_for_service()
     container = bootstrap(Settings())
+    publishing = None
+    status = os.fdopen(status_fd, "w", buffering=1) if status_fd is not None else None
     try:
         if views:
             container.runner.start()
             container.alert_runner.start()
         if alerts:
             container.alert_process.start()
-        publishing = (
-            start_relays(container.settings, container.keel, container.alerts) if relays else None
-        )
+        if relays:
+            publishing = start_relays(container.settings, container.keel, container.alerts)
         console.print(f"following the log (views: {views}, alerts: {alerts}); Ctrl-C stops")
         if parent is not None:
             threading.Thread(
@@ -127,7 +134,11 @@ def follow(
                 daemon=True,
             ).start()
         shown_at = time.monotonic()
-        while not stopping.wait(1.0):
+        while True:
+            if status is not None and not _reported(container, status):
+                break  # nobody reads it any more: the server is gone
+            if stopping.wait(min(1.0, every) if every > 0 else 1.0):
+                break
             if parent is not None and os.getppid() != parent:
                 console.print("the server that started this follower is gone; stopping")
                 break
@@ -141,6 +152,23 @@ def follow(
         if publishing is not None:
             publishing.close()
         container.close()
+        if status is not None:
+            with contextlib.suppress(OSError):
+                status.close()
+
+
+def _reported(container: Container, status: TextIO) -> bool:
+    """Tell `keel serve` how far the alert process has got (0 while it reads its state
+    back) and what is failing, as its /readyz would if they ran in its process."""
+    failures = {**container.runner.failures, **container.alert_runner.failures}
+    if container.alert_process.failure:
+        failures["alerts"] = container.alert_process.failure
+    line = json.dumps({"alerts": container.alert_process.position, "failures": failures})
+    try:
+        status.write(line + "\n")
+    except OSError:  # BrokenPipeError: the server has closed its end
+        return False
+    return True
 
 
 def _nudged_by_stdin(container: Container, stopping: threading.Event) -> None:

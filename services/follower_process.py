@@ -5,24 +5,27 @@ share its one GIL with every request: under a stream of check-ins they took abou
 much CPU as the requests themselves, in small pages, and slowed each request as well.
 As a child process (`keel follow`) they run on another core and read the log in larger
 pages. So by default (KEEL_FOLLOWERS=process) the server starts them as a child when
-it starts, starts them again if they die, and stops them when it stops; a child whose
-server was killed outright notices within a second and stops too. KEEL_FOLLOWERS=threads
-keeps them in the API's process, as on a one-core machine.
+it starts, starts them again if they die, and stops them when it stops.
+KEEL_FOLLOWERS=threads keeps them in the API's process, as on a one-core machine.
 
 The child is `keel follow` with exactly the server's settings (passed in its
-environment), so it follows the same store. The server nudges it through its stdin
-whenever it saves, as it would nudge its own threads, so views and alerts follow a
-write at once instead of at the next poll; the end of that stdin also tells the child
-that its server is gone. The NATS relays, when `keel serve` runs them, run in the
-child too: the alerts are recorded there, and a relay beside them hears of each one
-at once. Nothing is lost between the two: each view
-and the alert process keep their positions in the store, and a restarted child carries
-on from there.
+environment), so it follows the same store. Two pipes join them:
+- the child's stdin: the server writes a line whenever it saves, as it would nudge its
+  own threads, so views and alerts follow a write at once instead of at the next poll.
+  Its end tells the child that the server is gone, even one killed outright;
+- a status pipe: once a second the child writes a line of JSON, how far its alert
+  process has evaluated the log (0 while it reads its state back after a start) and
+  what is failing, which the server's /readyz shows (`status`, `down`).
+The NATS relays, when `keel serve` runs them, run in the child too: the alerts are
+recorded there, and a relay beside them hears of each one at once. Nothing is lost
+between the two processes: each view and the alert process keep their positions in
+the store, and a restarted child carries on from there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -53,14 +56,23 @@ class FollowerProcess:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
-        # The exit code of the last child that died, while the next one is not started.
-        self.exited: int | None = None
+        # What the running child last said about itself; None until it says anything.
+        self.status: dict[str, Any] | None = None
+        # Why there is no running child, when there is none.
+        self._down: str | None = "starting"
 
-    def command(self) -> list[str]:
+    @property
+    def down(self) -> str | None:
+        """Why the followers are not running, or None when they are (and have said so)."""
+        if self._down is None and self.status is None:
+            return "starting"
+        return self._down
+
+    def command(self, status_fd: int) -> list[str]:
         return [
             sys.executable,
             *("-m", "services.cli", "follow", "--every", "0"),
-            *("--parent", str(os.getpid())),
+            *("--parent", str(os.getpid()), "--status-fd", str(status_fd)),
             *self._flags,
         ]
 
@@ -110,34 +122,63 @@ class FollowerProcess:
     def _spawn(self) -> subprocess.Popen[bytes] | None:
         env: dict[str, Any] = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
         env.update(self._settings.environment())
-        with self._lock:
-            if self._stopping.is_set():
-                return None
-            # A session of its own: a Ctrl-C in the terminal reaches the server, which
-            # stops the child itself; the child must not race it to exit first.
-            self._process = subprocess.Popen(
-                self.command(), env=env, start_new_session=True, stdin=subprocess.PIPE
-            )
-            assert self._process.stdin is not None
-            # A nudge must never wait for the child: one that does not fit is dropped.
-            os.set_blocking(self._process.stdin.fileno(), False)
-            self.exited = None
-            return self._process
+        status_read, status_write = os.pipe()
+        try:
+            with self._lock:
+                if self._stopping.is_set():
+                    return None
+                # A session of its own: a Ctrl-C in the terminal reaches the server,
+                # which stops the child itself; the child must not race it to exit first.
+                process = subprocess.Popen(
+                    self.command(status_write),
+                    env=env,
+                    start_new_session=True,
+                    stdin=subprocess.PIPE,
+                    pass_fds=(status_write,),
+                )
+                assert process.stdin is not None
+                # A nudge must never wait for the child: one that does not fit is dropped.
+                os.set_blocking(process.stdin.fileno(), False)
+                self._process = process
+                self.status = None
+                self._down = None
+        except BaseException:
+            os.close(status_read)
+            raise
+        finally:
+            os.close(status_write)  # the child holds the only writing end
+        threading.Thread(
+            target=self._read_status, args=(status_read,), name="keel-follower-status", daemon=True
+        ).start()
+        return process
+
+    def _read_status(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as lines:
+            for line in lines:
+                with contextlib.suppress(ValueError):  # a line cut short by the child's end
+                    self.status = json.loads(line)
 
     def _supervise(self) -> None:
         failures = 0
         while not self._stopping.is_set():
             started = time.monotonic()
-            process = self._spawn()
-            if process is None:
-                return
-            code = process.wait()
-            self._reaped(process)
-            if self._stopping.is_set():
-                return
-            self.exited = code
-            failures = 1 if time.monotonic() - started > HEALTHY_SECONDS else failures + 1
+            try:
+                process = self._spawn()
+            except Exception as error:  # say, out of file descriptors: try again later
+                log.exception("the follower process could not start")
+                self._down = f"its process could not start ({error}); retrying"
+                failures += 1
+            else:
+                if process is None:
+                    return
+                code = process.wait()
+                self._reaped(process)
+                if self._stopping.is_set():
+                    return
+                self._down = f"its process exited with {code}; restarting"
+                self.status = None
+                failures = 1 if time.monotonic() - started > HEALTHY_SECONDS else failures + 1
             delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS)) - 1]
-            log.error("the follower process exited with %s; starting it again in %s s", code, delay)
+            log.error("the follower process is down (%s); next start in %s s", self._down, delay)
             if self._stopping.wait(delay):
                 return

@@ -10,16 +10,20 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from uuid import uuid4
 
 import nats
 import nats.js.errors
 import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 from fastapi.testclient import TestClient
 
+from domain.journal import Journal
 from services import follower_process
 from services.bootstrap import Container, bootstrap
+from services.follower_process import FollowerProcess
 from services.http.app import create_app
-from services.keel import Keel
 from services.settings import Settings
 from tests.conftest import NatsNames
 
@@ -76,7 +80,7 @@ def test_the_child_follows_the_store_and_comes_back_when_it_dies(
         _wait_until(lambda: followers.pid not in (None, first), "a new child started")
         _form_team(container, "Platform")
         _wait_until(lambda: _followed(container), "the new child followed the second team")
-        assert followers.exited is None
+        assert followers.down is None
     finally:
         container.close()
     assert not _running(first)
@@ -106,7 +110,7 @@ def test_readyz_says_when_the_followers_are_down(
         pid = followers.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        _wait_until(lambda: followers.exited is not None, "the server saw its child die")
+        _wait_until(lambda: followers.down is not None, "the server saw its child die")
         answer = client.get("/readyz")
         assert answer.status_code == 503
         assert answer.headers["content-type"] == "application/problem+json"
@@ -114,33 +118,19 @@ def test_readyz_says_when_the_followers_are_down(
         assert f"exited with {-signal.SIGKILL}" in answer.json()["detail"]
 
 
-def test_the_alert_position_is_the_recorded_one_when_the_child_evaluates(
+def test_readyz_waits_for_the_child_alert_process_to_read_its_state_back(
     sqlite_settings: Settings,
 ) -> None:
+    """The recorded position is at the head at once; the child's alert process is not
+    evaluating until it has read its state back, and it says so."""
     container = bootstrap(sqlite_settings.model_copy(update={"followers": "process"}))
     try:
-        container.start()
         _form_team(container, "Support")
+        assert container.alerts_evaluated() == 0  # no child yet: nothing said
+        container.start()
         _wait_until(lambda: _followed(container), "the child evaluated the team")
-        assert container.alerts_evaluated() == container.alerts.tracked(Keel.name)
+        assert container.alerts_evaluated() == container.keel.head()
         assert container.alert_process.position == 0  # this process's own never ran
-    finally:
-        container.close()
-
-
-def test_a_save_wakes_the_child_at_once(sqlite_settings: Settings) -> None:
-    """The child polls only every 30 s here: only the server's nudge can wake it."""
-    settings = sqlite_settings.model_copy(
-        update={"followers": "process", "poll_interval_seconds": 30.0}
-    )
-    container = bootstrap(settings)
-    try:
-        container.start()
-        _wait_until(lambda: _followed(container), "the child caught up at its start")
-        started = time.monotonic()
-        _form_team(container, "Support")
-        _wait_until(lambda: _followed(container), "the child followed the new team")
-        assert time.monotonic() - started < 10.0
     finally:
         container.close()
 
@@ -168,3 +158,62 @@ def test_the_relays_run_beside_the_followers_in_the_child(
             lambda: asyncio.run(_published(nats_url, nats_names.events_stream)) == 1,
             "the child published the team's event",
         )
+
+
+def test_readyz_shows_what_fails_in_the_child(sqlite_settings: Settings) -> None:
+    """A stored check-in that cannot be decoded stops the child's alert process; the
+    server's /readyz names the failure, as it would if the process ran beside it."""
+    settings = sqlite_settings.model_copy(update={"followers": "process"})
+    with TestClient(create_app(settings)) as client:
+        container: Container = client.app.state.container  # type: ignore[attr-defined]
+        _form_team(container, "Support")
+        _wait_until(lambda: client.get("/readyz").status_code == 200, "readyz said ready")
+        broken = StoredEvent(
+            originator_id=uuid4(),
+            originator_version=1,
+            topic=get_topic(Journal.CheckedIn),
+            state=b"{not json",
+        )
+        container.keel.recorder.insert_events([broken])
+        _wait_until(lambda: "alerts" in container.failures(), "the child said it fails")
+        answer = client.get("/readyz")
+        assert answer.status_code == 503
+        assert "failing" in answer.json()["detail"]
+        assert "MapperDeserialisationError" in answer.json()["detail"]
+
+
+def test_a_child_that_cannot_start_is_tried_again_and_readyz_says_so(
+    sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(follower_process, "RESTART_DELAYS", (0.1,))
+    tries: list[int] = []
+
+    def command(self: FollowerProcess, status_fd: int) -> list[str]:
+        tries.append(status_fd)
+        return ["/nonexistent/python"]
+
+    monkeypatch.setattr(FollowerProcess, "command", command)
+    settings = sqlite_settings.model_copy(update={"followers": "process"})
+    with TestClient(create_app(settings)) as client:
+        _wait_until(lambda: len(tries) >= 3, "the server tried three times")
+        answer = client.get("/readyz")
+        assert answer.status_code == 503
+        assert "could not start" in answer.json()["detail"]
+
+
+def test_a_save_wakes_the_child_at_once(sqlite_settings: Settings) -> None:
+    """The child polls only every 30 s here: only the server's nudge can wake it."""
+    settings = sqlite_settings.model_copy(
+        update={"followers": "process", "poll_interval_seconds": 30.0}
+    )
+    container = bootstrap(settings)
+    try:
+        container.start()
+        _form_team(container, "Support")  # read by the child's first read, at its start
+        _wait_until(lambda: _followed(container), "the child caught up at its start")
+        started = time.monotonic()
+        _form_team(container, "Platform")  # read only when a nudge wakes the child
+        _wait_until(lambda: _followed(container), "the child followed the new team")
+        assert time.monotonic() - started < 10.0
+    finally:
+        container.close()

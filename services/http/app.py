@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         head = container.runner.head()
         positions = container.runner.positions()
         behind = {name: pos for name, pos in positions.items() if pos < head}
-        failures = dict(container.runner.failures)
+        failures = container.failures()
         ready: dict[str, Any] = {"status": "ready", "head": head, "views": positions}
         if container.settings.run_alerts:
             # The alert process is a follower of Keel's log like the views; the alerts
@@ -107,15 +107,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             if evaluated < head:
                 behind["alerts"] = evaluated
             behind.update({name: pos for name, pos in listed.items() if pos < alerts_head})
-            failures.update(container.alert_runner.failures)
-            if container.alert_process.failure:
-                failures["alerts"] = container.alert_process.failure
             ready["alerts"] = {"evaluated": evaluated, "head": alerts_head, "views": listed}
-        followers = container.follower_process
-        exited = followers.exited if followers is not None else None
-        if exited is not None:
-            failures["followers"] = f"their process exited with {exited}; restarting"
-        if behind or exited is not None:
+        if behind or "followers" in failures:
             detail = f"behind: {behind} (log head {head})"
             if failures:
                 detail += f"; failing: {failures}"
