@@ -79,10 +79,12 @@ class Container:
 
     def alerts_evaluated(self) -> int:
         """How far the alert process has evaluated Keel's log: its position in memory,
-        0 until it has read its state back after a start. When it runs in the
-        followers' child process, as the child last said (once a second)."""
+        0 until it has read its state back after a start. In the followers' child,
+        the position it recorded, once the child has said it is evaluating (its
+        status line comes once a second; the position is recorded at every page)."""
         if self.follower_process is not None:
-            return int((self.follower_process.status or {}).get("alerts") or 0)
+            live = (self.follower_process.status or {}).get("alerts_live")
+            return self.alerts.tracked(Keel.name) if live else 0
         return self.alert_process.position
 
     def failures(self) -> dict[str, str]:

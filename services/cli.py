@@ -158,12 +158,13 @@ def follow(
 
 
 def _reported(container: Container, status: TextIO) -> bool:
-    """Tell `keel serve` how far the alert process has got (0 while it reads its state
-    back) and what is failing, as its /readyz would if they ran in its process."""
+    """Tell `keel serve` whether the alert process is evaluating (not while it reads
+    its state back after a start) and what is failing, for its /readyz."""
     failures = {**container.runner.failures, **container.alert_runner.failures}
     if container.alert_process.failure:
         failures["alerts"] = container.alert_process.failure
-    line = json.dumps({"alerts": container.alert_process.position, "failures": failures})
+    live = container.alert_process.rules is not None
+    line = json.dumps({"alerts_live": live, "failures": failures})
     try:
         status.write(line + "\n")
     except OSError:  # BrokenPipeError: the server has closed its end

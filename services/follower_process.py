@@ -13,9 +13,9 @@ environment), so it follows the same store. Two pipes join them:
 - the child's stdin: the server writes a line whenever it saves, as it would nudge its
   own threads, so views and alerts follow a write at once instead of at the next poll.
   Its end tells the child that the server is gone, even one killed outright;
-- a status pipe: once a second the child writes a line of JSON, how far its alert
-  process has evaluated the log (0 while it reads its state back after a start) and
-  what is failing, which the server's /readyz shows (`status`, `down`).
+- a status pipe: once a second the child writes a line of JSON, whether its alert
+  process is evaluating (not while it reads its state back after a start) and what
+  is failing, which the server's /readyz shows (`status`, `down`).
 The NATS relays, when `keel serve` runs them, run in the child too: the alerts are
 recorded there, and a relay beside them hears of each one at once. Nothing is lost
 between the two processes: each view and the alert process keep their positions in

@@ -24,6 +24,7 @@ from services import follower_process
 from services.bootstrap import Container, bootstrap
 from services.follower_process import FollowerProcess
 from services.http.app import create_app
+from services.keel import Keel
 from services.settings import Settings
 from tests.conftest import NatsNames
 
@@ -216,4 +217,27 @@ def test_a_save_wakes_the_child_at_once(sqlite_settings: Settings) -> None:
         _wait_until(lambda: _followed(container), "the child followed the new team")
         assert time.monotonic() - started < 10.0
     finally:
+        container.close()
+
+
+def test_the_recorded_alert_position_counts_only_once_the_child_evaluates(
+    sqlite_settings: Settings,
+) -> None:
+    """While the child's alert process reads its state back, the position it recorded
+    before is at the head, but nothing new is evaluated: /readyz must not say ready."""
+    container = bootstrap(sqlite_settings)
+    try:
+        _form_team(container, "Support")
+        container.alert_process.catch_up()
+        head = container.keel.head()
+        assert container.alerts.tracked(Keel.name) == head
+        followers = FollowerProcess(container.settings, views=True, alerts=True, relays=False)
+        container.follower_process = followers  # not started: its status is set here
+        assert container.alerts_evaluated() == 0  # nothing said yet
+        followers.status = {"alerts_live": False, "failures": {}}
+        assert container.alerts_evaluated() == 0
+        followers.status = {"alerts_live": True, "failures": {}}
+        assert container.alerts_evaluated() == head
+    finally:
+        container.follower_process = None
         container.close()
