@@ -36,6 +36,15 @@ with warnings.catch_warnings():
 POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER = "127.0.0.1", 5432, "postgres"
 
 
+def process_running(pid: int) -> bool:
+    """Whether the process is there and not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def followers_in_threads() -> Iterator[None]:
     """Servers built by the tests follow the log in threads of the test's process,

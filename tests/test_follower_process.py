@@ -9,7 +9,6 @@ import signal
 import time
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from uuid import uuid4
 
 import nats
@@ -26,7 +25,7 @@ from services.follower_process import FollowerProcess
 from services.http.app import create_app
 from services.keel import Keel
 from services.settings import Settings
-from tests.conftest import NatsNames
+from tests.conftest import NatsNames, process_running
 
 pytestmark = pytest.mark.slow
 
@@ -39,14 +38,6 @@ def _wait_until(condition: Callable[[], bool], what: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting until {what}")
         time.sleep(0.02)
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 def _followed(container: Container) -> bool:
@@ -84,10 +75,10 @@ def test_the_child_follows_the_store_and_comes_back_when_it_dies(
         assert followers.down is None
     finally:
         container.close()
-    assert not _running(first)
+    assert not process_running(first)
     last = followers.pid
     assert last is not None
-    assert not _running(last)
+    assert not process_running(last)
 
 
 def test_readyz_says_when_the_followers_are_down(

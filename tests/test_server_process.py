@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import process_running
+
 pytestmark = pytest.mark.slow
 
 START_TIMEOUT = 30.0
@@ -95,15 +97,6 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan is reaped by init, but maybe not at once)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
 def created(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
@@ -134,9 +127,9 @@ def test_nothing_is_lost_when_the_server_is_killed(tmp_path: Path) -> None:
         assert process.wait(timeout=30) == -9
         # Orphaned, the child notices within a second or so and stops.
         deadline = time.monotonic() + 15
-        while running(followers[0]) and time.monotonic() < deadline:
+        while process_running(followers[0]) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not running(followers[0]), "the follower outlived its server"
+        assert not process_running(followers[0]), "the follower outlived its server"
     assert changed["version"] == 2
 
     with keel_server(tmp_path, data_dir, "second") as (_, http):
