@@ -28,7 +28,7 @@ from services.keel import Keel
 
 M = TypeVar("M", bound=BaseModel)
 
-_ACTOR: TypeAdapter[str] = TypeAdapter(Annotated[str, StringConstraints(**ACTOR_RULES)])  # type: ignore[arg-type]
+_ACTOR: TypeAdapter[str] = TypeAdapter(Annotated[str, StringConstraints(**ACTOR_RULES)])
 _ACTOR_KEY = ACTOR_HEADER.lower()
 
 
