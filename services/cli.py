@@ -160,11 +160,8 @@ def follow(
 def _reported(container: Container, status: TextIO) -> bool:
     """Tell `keel serve` whether the alert process is evaluating (not while it reads
     its state back after a start) and what is failing, for its /readyz."""
-    failures = {**container.runner.failures, **container.alert_runner.failures}
-    if container.alert_process.failure:
-        failures["alerts"] = container.alert_process.failure
     live = container.alert_process.rules is not None
-    line = json.dumps({"alerts_live": live, "failures": failures})
+    line = json.dumps({"alerts_live": live, "failures": container.failures()})
     try:
         status.write(line + "\n")
     except OSError:  # BrokenPipeError: the server has closed its end

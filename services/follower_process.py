@@ -58,8 +58,8 @@ class FollowerProcess:
         self._thread: threading.Thread | None = None
         # What the running child last said about itself; None until it says anything.
         self.status: dict[str, Any] | None = None
-        # Why there is no running child, when there is none.
-        self._down: str | None = "starting"
+        # Why the last child is gone (None while one runs, or before the first).
+        self._down: str | None = None
 
     @property
     def down(self) -> str | None:

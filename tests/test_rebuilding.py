@@ -22,6 +22,7 @@ from services.rebuilding import RebuildFailed
 from services.runner import Runner, View
 from services.settings import Settings
 from services.views import ViewStore, open_view_store
+from tests.conftest import process_running
 from tests.test_runner import dump, populate
 
 SEEN = Table("seen", ("position",), ("position",), types={"position": "INTEGER"})
@@ -261,12 +262,6 @@ def _children(pid: int) -> list[int]:
     ]
 
 
-def _running(pid: int) -> bool:
-    """Whether the process is there and not a zombie waiting to be reaped."""
-    fields = _stat(pid)
-    return fields is not None and fields[0] not in ("Z", "X")
-
-
 def _wait_until(done: Callable[[], bool], seconds: float, pause: float = 0.05) -> None:
     deadline = time.monotonic() + seconds
     while not done() and time.monotonic() < deadline:
@@ -282,13 +277,13 @@ def test_the_children_stop_when_the_rebuild_is_killed(
     try:
         _wait_until(lambda: any(pids.iterdir()), 60)
         (child,) = (int(p.name) for p in pids.iterdir())  # the slow view's process
-        assert _running(child)
+        assert process_running(child)
 
         parent.kill()
         parent.wait()
 
-        _wait_until(lambda: not _running(child), 10)
-        assert not _running(child)
+        _wait_until(lambda: not process_running(child), 10)
+        assert not process_running(child)
         slow = open_view_store(sqlite_settings, Slow())
         try:
             # It stopped between pages, each with its rows: never at the head, never
@@ -323,8 +318,8 @@ def test_children_whose_rebuild_is_killed_as_they_start_leave_the_views_alone(
         parent.kill()  # while they start: a new interpreter importing Keel
         parent.wait()
 
-        _wait_until(lambda: not any(map(_running, children)), 20)
-        assert not any(map(_running, children))
+        _wait_until(lambda: not any(map(process_running, children)), 20)
+        assert not any(map(process_running, children))
         assert not any(pids.iterdir())  # no child folded an event
         with runner_over(sqlite_settings, GoalAudit(), Slow(), batch=100) as runner:
             assert runner.positions() == {"goal_audit": head, "slow": head}

@@ -25,11 +25,15 @@ async def get_container(request: Request) -> Container:
     return container
 
 
+def keel_of(request: Request) -> Keel:
+    container: Container = request.app.state.container
+    return container.keel
+
+
 async def get_keel(request: Request) -> Keel:
     # Straight from the app state, not through get_container: one dependency level
     # less on every command.
-    container: Container = request.app.state.container
-    return container.keel
+    return keel_of(request)
 
 
 def get_if_match(

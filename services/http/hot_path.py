@@ -24,7 +24,6 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 
 from services.http.deps import ACTOR_DESCRIPTION, ACTOR_HEADER, ACTOR_RULES
-from services.keel import Keel
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -36,13 +35,7 @@ def described(body: type[BaseModel], *path_parameters: str) -> dict[str, Any]:
     """`openapi_extra` for a route that reads `body`, its path and the actor itself."""
     schema = body.model_json_schema(ref_template="#/components/schemas/{model}")
     schema.pop("$defs", None)
-    actor = {
-        "type": "string",
-        "minLength": ACTOR_RULES["min_length"],
-        "maxLength": ACTOR_RULES["max_length"],
-        "pattern": ACTOR_RULES["pattern"],
-        "default": "anonymous",
-    }
+    actor = {**_ACTOR.json_schema(), "default": "anonymous"}
     return {
         "parameters": [
             *(
@@ -113,11 +106,6 @@ def _read_as_fastapi_does(
         return model.model_validate(parsed), []
     except ValidationError as again:
         return None, _located(again, "body")
-
-
-def keel_of(request: Request) -> Keel:
-    keel: Keel = request.app.state.container.keel
-    return keel
 
 
 def rendered(answer: BaseModel, status: int, *, etag: int | None = None) -> Response:

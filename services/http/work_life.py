@@ -16,8 +16,16 @@ from projections.morale import Mood, member_trend
 from services import work_life
 from services.access import Forbidden, Viewer, viewer_of
 from services.errors import NotFound
-from services.http.deps import Actor, ContainerDep, KeelDep, WaitFor, business_date, parse_id
-from services.http.hot_path import described, keel_of, read_command, rendered
+from services.http.deps import (
+    Actor,
+    ContainerDep,
+    KeelDep,
+    WaitFor,
+    business_date,
+    keel_of,
+    parse_id,
+)
+from services.http.hot_path import described, read_command, rendered
 from services.http.schemas import (
     CheckInIn,
     CheckInOut,
