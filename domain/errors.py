@@ -1,5 +1,7 @@
 """The two ways a command can be refused by the domain."""
 
+from __future__ import annotations
+
 
 class DomainError(Exception):
     """Base class for every refusal the domain makes."""
@@ -12,6 +14,11 @@ class InvalidCommand(DomainError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+    def __reduce__(self) -> tuple[type[InvalidCommand], tuple[str, str]]:
+        # Pickled with the arguments it was made from, not its text: the writer
+        # process sends refusals back to the server.
+        return type(self), (self.field, self.message)
 
 
 class Conflict(DomainError):

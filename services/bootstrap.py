@@ -18,6 +18,7 @@ from services.keel import Keel
 from services.runner import Runner, View
 from services.settings import Settings
 from services.views import ViewStore, open_view_store
+from services.writer_process import Commands, InProcess
 
 
 @dataclass
@@ -36,6 +37,9 @@ class Container:
     alert_view: ViewStore
     # The team history index and its snapshots (projections/timeline.py).
     history: ViewStore
+    # Where the HTTP routes send the busiest commands: the writer thread of `keel`,
+    # or the server's writer process (services/writer_process.py).
+    commands: Commands
     # The followers' child process, when the settings put them there and `start` ran.
     follower_process: FollowerProcess | None = None
 
@@ -88,16 +92,18 @@ class Container:
         return self.alert_process.position
 
     def failures(self) -> dict[str, str]:
-        """What is failing among the followers, wherever they run."""
+        """What is failing among the followers, wherever they run, and the writer."""
         followers = self.follower_process
         if followers is not None:
             failing = dict((followers.status or {}).get("failures") or {})
             if followers.down is not None:
                 failing["followers"] = followers.down
-            return failing
-        failing = {**self.runner.failures, **self.alert_runner.failures}
-        if self.alert_process.failure:
-            failing["alerts"] = self.alert_process.failure
+        else:
+            failing = {**self.runner.failures, **self.alert_runner.failures}
+            if self.alert_process.failure:
+                failing["alerts"] = self.alert_process.failure
+        if self.commands.down is not None:
+            failing["writer"] = self.commands.down
         return failing
 
     def close(self) -> None:
@@ -164,4 +170,5 @@ def bootstrap(settings: Settings) -> Container:
         alert_runner,
         alert_view,
         history,
+        InProcess(keel),
     )

@@ -1,5 +1,7 @@
 """Refusals raised by the service layer, beside the domain's own."""
 
+from __future__ import annotations
+
 from uuid import UUID
 
 
@@ -8,6 +10,11 @@ class NotFound(LookupError):
         super().__init__(f"no {kind} with id {id_}")
         self.kind = kind
         self.id = id_
+
+    # Pickled with the arguments it was made from: the writer process sends refusals
+    # back to the server (services/writer_process.py). So is VersionMismatch.
+    def __reduce__(self) -> tuple[type[NotFound], tuple[str, UUID | str]]:
+        return type(self), (self.kind, self.id)
 
 
 class VersionMismatch(Exception):
@@ -22,6 +29,9 @@ class VersionMismatch(Exception):
         super().__init__(message)
         self.expected = expected
         self.actual = actual
+
+    def __reduce__(self) -> tuple[type[VersionMismatch], tuple[int, int | None]]:
+        return type(self), (self.expected, self.actual)
 
 
 class ViewNotCaughtUp(Exception):

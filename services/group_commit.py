@@ -233,6 +233,14 @@ class GroupCommit:
         if thread is not None:
             thread.join()
 
+    def execute(self, commands: Sequence[tuple[Callable[[], Any], Settle]]) -> None:
+        """Run `commands` in the calling thread instead of the writer's, in as few
+        batches as they allow; each `settle` hears its command's outcome. For a
+        process whose one thread does nothing else (services/writer_process.py)."""
+        jobs = [_Job(command, settle=settle) for command, settle in commands]
+        while jobs:
+            jobs = self._batch(jobs[: self.max_batch]) + jobs[self.max_batch :]
+
     def _work(self) -> None:
         while True:
             with self._ready:
@@ -242,21 +250,24 @@ class GroupCommit:
                     self._ready.wait()
                 count = min(self.max_batch, len(self._jobs))
                 jobs = [self._jobs.popleft() for _ in range(count)]
-            try:
-                later = self._execute(jobs)
-            except Exception as error:
-                # Say, the store could not be read: these callers hear of it, and the
-                # writer goes on with the next batch.
-                log.exception("a batch of %d commands failed", len(jobs))
-                self._freshness = None
-                _deliver([(job, None, error) for job in jobs])
-                continue
+            later = self._batch(jobs)
             if later:
                 with self._ready:
                     self._jobs.extendleft(reversed(later))
 
-    def _execute(self, jobs: list[_Job[Any]]) -> list[_Job[Any]]:
+    def _batch(self, jobs: list[_Job[Any]]) -> list[_Job[Any]]:
         """Run `jobs` as one batch; return those that must wait for the next one."""
+        try:
+            return self._execute(jobs)
+        except Exception as error:
+            # Say, the store could not be read: these callers hear of it, and the
+            # writer goes on with the next batch.
+            log.exception("a batch of %d commands failed", len(jobs))
+            self._freshness = None
+            _deliver([(job, None, error) for job in jobs])
+            return []
+
+    def _execute(self, jobs: list[_Job[Any]]) -> list[_Job[Any]]:
         if self._freshness is None:
             self._freshness = Freshness(self._keel)
         self._freshness.catch_up()

@@ -245,6 +245,26 @@ class Keel(Application[UUID]):
         """Apply one domain command to a goal: the HTTP layer names which."""
         return self._apply(self.goal(goal_id), expected_version, command)
 
+    def change_target(
+        self,
+        goal_id: UUID,
+        expected_version: int | None,
+        *,
+        target: float,
+        reason: str,
+        actor: str,
+        occurred_on: date,
+    ) -> Recorded:
+        """The busiest goal command, by name, so that it can be sent to the writer
+        process (services/writer_process.py)."""
+        return self.change_goal(
+            goal_id,
+            expected_version,
+            lambda g: g.change_target(
+                target=target, reason=reason, actor=actor, occurred_on=occurred_on
+            ),
+        )
+
     def answer_concern(
         self,
         goal_id: UUID,

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # child process of their own (services/follower_process.py), or in threads of the
     # API's process. One core: threads.
     followers: Literal["process", "threads"] = "process"
+    # Where `keel serve` commits the busiest commands (check-ins and the like): in a
+    # child process of its own (services/writer_process.py), or in a thread of the
+    # API's process. One core: thread.
+    writer: Literal["process", "thread"] = "process"
     # How many aggregates the application keeps in memory (0: none). A command then
     # reads only the events saved since its cached copy, not the aggregate's whole
     # history; eventsourcing fast-forwards the copy from the store on every load, so it

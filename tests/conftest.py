@@ -52,6 +52,8 @@ def followers_in_threads() -> Iterator[None]:
     default, has its own tests (test_follower_process.py, test_server_process.py)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KEEL_FOLLOWERS", "threads")
+        # Likewise the writer: its process has its own tests (test_writer_process.py).
+        patch.setenv("KEEL_WRITER", "thread")
         yield
 
 

@@ -110,6 +110,24 @@ def test_commands_that_arrive_together_share_one_transaction(container: Containe
     assert heard == [head + 4]  # listeners (the runner's nudge) hear of the batch once
 
 
+def test_execute_runs_commands_in_the_calling_thread_in_as_few_batches_as_they_allow(
+    container: Container,
+) -> None:
+    keel = container.keel
+    team, (ana, bo, cy) = team_of(keel, 3)
+    days = [DAY, DAY + timedelta(days=1)]
+    commands = [check_in(keel, team, m, d) for d in days for m in (ana, bo, cy)]
+    outcomes = Outcomes(len(commands))
+
+    keel.writer.execute([(c, outcomes.settle(i)) for i, c in enumerate(commands)])
+
+    assert [error for _, error in outcomes.wait()] == [None] * 6
+    # Each member's second day waited for the batch that saved their first.
+    assert (keel.writer.batches, keel.writer.commands) == (2, 6)
+    assert [sorted(keel.journal(m).entries) for m in (ana, bo, cy)] == [days] * 3
+    assert keel.writer._thread is None  # the writer's own thread never started
+
+
 def test_a_second_command_on_the_same_aggregate_sees_the_first(container: Container) -> None:
     keel = container.keel
     team, (ana,) = team_of(keel, 1)

@@ -528,8 +528,9 @@ def test_the_timeline_is_the_teams_merged_history_in_log_order(
     assert "team 'Support' formed, managed by kay" in texts
     assert "noor now manages the team (by hr)" in texts
     assert "Ben left: moved on" in texts
+    # Which goal the story's dice move first depends on today's date: any will do.
     assert any(
-        t.startswith("target of 'Goal 1") and " → " in t and t.endswith(": 'ask'") for t in texts
+        t.startswith("target of 'Goal ") and " → " in t and t.endswith(": 'ask'") for t in texts
     )
 
 

@@ -1,5 +1,6 @@
 """The hot routes' own input and output: the same answers as FastAPI's generic path,
-checked on a small app that reads a model both ways."""
+checked on a small app that reads a model both ways; and the shortcut that serves a
+route ahead of the router, with the same answers as the router gives."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
+from domain.errors import Conflict
 from services.http import problems
 from services.http.deps import Actor
-from services.http.hot_path import described, read_command, rendered
+from services.http.hot_path import Shortcut, described, read_command, rendered
 from services.http.schemas import CheckInIn
 
 
@@ -38,11 +40,29 @@ def _app() -> FastAPI:
         openapi_extra=described(CheckInIn, "team_id"),
     )
     async def hot(request: Request) -> Response:
-        actor, body = await read_command(request, CheckInIn)
-        answer = Answer(team_id=request.path_params["team_id"], actor=actor, mood=body.mood)
-        return rendered(answer, 201, etag=7)
+        return await answer(request)
 
+    # The same endpoint behind a shortcut; the router has it too, and notes each
+    # request the shortcut left to it.
+    app.add_middleware(Shortcut, method="POST", path="/short/{team_id}", endpoint=answer)
+
+    @app.post("/short/{team_id}", status_code=201, response_model=Answer)
+    async def routed(request: Request) -> Response:
+        app.state.routed += 1
+        return await answer(request)
+
+    app.state.routed = 0
     return app
+
+
+async def answer(request: Request) -> Response:
+    actor, body = await read_command(request, CheckInIn)
+    if body.mood == 5:
+        raise Conflict("five is the most anyone may feel today")
+    if body.mood == 1:
+        raise RuntimeError("an error nobody expected")
+    answer = Answer(team_id=request.path_params["team_id"], actor=actor, mood=body.mood)
+    return rendered(answer, 201, etag=7)
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +132,47 @@ def test_the_openapi_document_describes_the_hot_route_as_the_generic_one(
     assert set(body["properties"]) == set(CheckInIn.model_fields)
     assert set(body["required"]) == {"member_id", "day", "mood"}
     assert hot["responses"] == generic["responses"]  # 201, and 422 for bad input
+
+
+SHORTCUT_CASES = [
+    *CASES,
+    ("a refusal", {"json": {**GOOD, "mood": 5}}),
+    ("an unexpected error", {"json": {**GOOD, "mood": 1}}),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "request_args"), SHORTCUT_CASES, ids=[c for c, _ in SHORTCUT_CASES]
+)
+def test_the_shortcut_answers_as_the_router_does(case: str, request_args: dict[str, Any]) -> None:
+    if "content" in request_args:
+        request_args = {"headers": {"content-type": "application/json"}, **request_args}
+    app = _app()
+    # The router's error middleware raises an unexpected error again after its 500, for
+    # the server to log; the app's own handler has logged it already.
+    with TestClient(app, raise_server_exceptions=False) as client:
+        routed = client.post("/hot/t1", **request_args)
+        short = client.post("/short/t1", **request_args)
+    assert app.state.routed == 0, "the router served what the shortcut should have"
+    assert (short.status_code, short.headers["content-type"]) == (
+        routed.status_code,
+        routed.headers["content-type"],
+    )
+    assert short.json() == routed.json()
+    assert short.headers.get("ETag") == routed.headers.get("ETag")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/short/t1", 405), ("POST", "/short/t1/", 201), ("POST", "/short/", 404)],
+)
+def test_what_the_shortcut_does_not_match_goes_to_the_router(
+    method: str, path: str, status: int
+) -> None:
+    app = _app()
+    with TestClient(app) as client:
+        answer = client.request(method, path, json=GOOD)
+    assert answer.status_code == status
+    # The trailing slash is redirected to the route the router has, which is then
+    # served by the shortcut: the router itself serves nothing.
+    assert app.state.routed == 0

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
+
+from domain.journal import Entry
+from services.http.work_life import _check_in_json, _check_in_out
+from services.keel import Recorded
 
 MANAGER = {"X-Keel-Actor": "kay"}
 OWNER = {"X-Keel-Actor": "owner"}
@@ -417,3 +422,16 @@ def test_erasing_a_member_over_http(client: TestClient) -> None:
     assert names == ["[erased]", "Bo"]
     again = client.post(f"/v1/members/{ana}/erasure", json={})
     assert again.status_code == 409
+
+
+@pytest.mark.parametrize(("wins", "blockers"), [(0, 0), (2, 1)])
+def test_a_check_in_is_answered_with_the_json_its_model_would_give(
+    wins: int, blockers: int
+) -> None:
+    recorded = Recorded(uuid4(), 12, 3456)
+    items = [{"id": str(uuid4()), "text": f"item {i}"} for i in range(wins + blockers)]
+    entry = Entry(date(2026, 1, 5), 3, ["a"], [], items[:wins], items[wins:], None)
+    member = uuid4()
+    assert _check_in_json(member, recorded, entry) == (
+        _check_in_out(member, recorded, entry).model_dump_json().encode()
+    )

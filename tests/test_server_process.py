@@ -1,6 +1,6 @@
 """The real server, as `keel serve` runs it: kill it without warning right after a
 write, start it again on the same data, and find nothing lost and the views caught up;
-its followers' child process does not outlive it."""
+its child processes (the followers and the writer) do not outlive it."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from domain import calendar
 from tests.conftest import process_running
 
 pytestmark = pytest.mark.slow
@@ -51,6 +52,7 @@ def keel_server(
         "KEEL_HOST": "127.0.0.1",
         "KEEL_POLL_INTERVAL_SECONDS": "0.05",
         "KEEL_FOLLOWERS": "process",  # as shipped: the views follow in a child process
+        "KEEL_WRITER": "process",  # and the busiest commands are committed in another
         "PYTHONUNBUFFERED": "1",
     }
     log_path = tmp_path / f"{name}.log"
@@ -84,17 +86,21 @@ def keel_server(
             process.wait(timeout=30)
 
 
-def children(pid: int) -> list[int]:
-    """The processes `pid` started, from any of its threads, once there is one."""
+def children(pid: int, count: int) -> list[int]:
+    """The processes `pid` started, from any of its threads, once there are `count`."""
 
     def listed() -> list[int]:
         tasks = Path(f"/proc/{pid}/task")
         return [int(c) for task in tasks.iterdir() for c in (task / "children").read_text().split()]
 
     deadline = time.monotonic() + START_TIMEOUT
-    while not (found := listed()) and time.monotonic() < deadline:  # it may be starting
+    while len(found := listed()) < count and time.monotonic() < deadline:  # still starting
         time.sleep(0.05)
     return found
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
 def created(response: httpx.Response) -> dict[str, Any]:
@@ -121,18 +127,38 @@ def test_nothing_is_lost_when_the_server_is_killed(tmp_path: Path) -> None:
                 headers={"X-Keel-Actor": "maya", "If-Match": "1"},
             )
         )
-        followers = children(process.pid)
-        assert len(followers) == 1, followers  # `keel follow`, started by the server
+        member = created(http.post(f"/v1/teams/{team['id']}/members", json={"name": "Ana"}))
+        day = calendar.today().isoformat()  # the day she joined
+        checked_in = created(
+            http.post(
+                f"/v1/teams/{team['id']}/check-ins",
+                json={"member_id": member["id"], "day": day, "mood": 4, "wins": ["a win"]},
+            )
+        )
+        # `keel follow`, and the writer, which committed the target change and the
+        # check-in.
+        started = children(process.pid, 2)
+        commands = sorted(command_line(child) for child in started)
+        assert len(commands) == 2, commands
+        assert " follow " in commands[0]
+        assert "services.writer_process" in commands[1]
         process.kill()  # SIGKILL, straight after the 201: no shutdown, no flush
         assert process.wait(timeout=30) == -9
-        # Orphaned, the child notices within a second or so and stops.
+        # Orphaned, each child notices within a second or so and stops.
         deadline = time.monotonic() + 15
-        while process_running(followers[0]) and time.monotonic() < deadline:
+        while any(map(process_running, started)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not process_running(followers[0]), "the follower outlived its server"
+        assert not any(map(process_running, started)), "a child outlived its server"
     assert changed["version"] == 2
 
+    assert checked_in["position"] > changed["position"]
+
     with keel_server(tmp_path, data_dir, "second") as (_, http):
+        journal = http.get(
+            f"/v1/members/{member['id']}/journal", headers={"X-Keel-Actor": member["id"]}
+        )
+        assert journal.status_code == 200, journal.text
+        assert [(e["day"], e["mood"]) for e in journal.json()["entries"]] == [(day, 4)]
         read = http.get(f"/v1/goals/{goal['id']}")
         assert read.status_code == 200
         assert (read.json()["target"], read.json()["version"]) == (150, 2)
@@ -156,7 +182,7 @@ def test_nothing_is_lost_when_the_server_is_killed(tmp_path: Path) -> None:
         while (ready := http.get("/readyz")).status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert ready.status_code == 200, ready.text
-        assert ready.json()["head"] == changed["position"]
+        assert ready.json()["head"] == checked_in["position"]
 
         # And it carries on from where it was.
         again = created(

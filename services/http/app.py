@@ -16,9 +16,11 @@ from services.gc_tuning import tune_for_service
 from services.http import goals, history, problems, teams, work_life
 from services.http.alerts import router as alerts_router
 from services.http.deps import ContainerDep
+from services.http.hot_path import Shortcut
 from services.http.transfer import router as export_router
 from services.relay import start_relays
 from services.settings import Settings
+from services.writer_process import WriterProcess
 
 _BODY_METHODS = {b"POST", b"PUT", b"PATCH"}
 
@@ -56,6 +58,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             # An app that owns its container is a server's: see services/gc_tuning.py.
             tune_for_service()
             built.start()
+            if built.settings.writer == "process":
+                writer = WriterProcess(built.settings, built.keel.on_recorded)
+                await writer.start()
+                built.commands = writer
         # The relays run with the followers, here or in their child process.
         here = owned and built.follower_process is None
         relays = start_relays(built.settings, built.keel, built.alerts) if here else None
@@ -63,6 +69,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         try:
             yield
         finally:
+            if isinstance(built.commands, WriterProcess):
+                await built.commands.stop()
             if relays is not None:
                 relays.close()
             if owned:
@@ -75,6 +83,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     problems.install(app)
+    # Check-ins take most of the traffic: see services/http/hot_path.py. Added first,
+    # so it runs inside RequireJSON.
+    app.add_middleware(
+        Shortcut,
+        method="POST",
+        path="/v1/teams/{team_id}/check-ins",
+        endpoint=work_life.answer_check_in,
+    )
     app.add_middleware(RequireJSON)
     # FastAPI tries routes in order, and trying one costs about as much as a small
     # handler: the routes that take most of the traffic (check-ins, then the team
@@ -108,7 +124,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 behind["alerts"] = evaluated
             behind.update({name: pos for name, pos in listed.items() if pos < alerts_head})
             ready["alerts"] = {"evaluated": evaluated, "head": alerts_head, "views": listed}
-        if behind or "followers" in failures:
+        if behind or "followers" in failures or "writer" in failures:
             detail = f"behind: {behind} (log head {head})"
             if failures:
                 detail += f"; failing: {failures}"

@@ -14,6 +14,7 @@ from domain.errors import InvalidCommand
 from services.bootstrap import Container
 from services.errors import NotFound
 from services.keel import Keel
+from services.writer_process import Commands
 
 # The dependencies here are `async def` although they never await: FastAPI runs a plain
 # `def` dependency in its thread pool, one hop per dependency per request, and those
@@ -28,6 +29,15 @@ async def get_container(request: Request) -> Container:
 def keel_of(request: Request) -> Keel:
     container: Container = request.app.state.container
     return container.keel
+
+
+def commands_of(request: Request) -> Commands:
+    container: Container = request.app.state.container
+    return container.commands
+
+
+async def get_commands(request: Request) -> Commands:
+    return commands_of(request)
 
 
 async def get_keel(request: Request) -> Keel:
@@ -69,6 +79,8 @@ def business_date(occurred_on: date | None) -> date:
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 KeelDep = Annotated[Keel, Depends(get_keel)]
+# The busiest commands go through this: see services/writer_process.py.
+CommandsDep = Annotated[Commands, Depends(get_commands)]
 # Header values are ASCII (RFC 9110): anything else would be stored garbled, so it is
 # refused. Printable, with no space at either end.
 ACTOR_HEADER = "X-Keel-Actor"

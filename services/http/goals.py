@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from services import queries
 from services.http.deps import (
     Actor,
+    CommandsDep,
     ContainerDep,
     IfMatch,
     KeelDep,
@@ -36,21 +37,20 @@ router = APIRouter(prefix="/v1/goals", tags=["goals"])
 async def change_target(
     goal_id: str,
     body: TargetIn,
-    keel: KeelDep,
+    commands: CommandsDep,
     response: Response,
     if_match: IfMatch,
     actor: Actor = "anonymous",
 ) -> RecordedOut:
     # The busiest goal command: committed in groups (services/group_commit.py).
-    goal, on = parse_id("goal", goal_id), business_date(body.occurred_on)
-    recorded = await keel.writer.run(
-        lambda: keel.change_goal(
-            goal,
-            if_match,
-            lambda g: g.change_target(
-                target=body.target, reason=body.reason, actor=actor, occurred_on=on
-            ),
-        )
+    recorded = await commands.run(
+        "change_target",
+        parse_id("goal", goal_id),
+        if_match,
+        target=body.target,
+        reason=body.reason,
+        actor=actor,
+        occurred_on=business_date(body.occurred_on),
     )
     return created(response, recorded)
 
