@@ -95,6 +95,10 @@ class KeyVault:
         """Delete the person's key. Every process drops its cached copy on restart."""
         with self._datastore.transaction(commit=True) as c:
             c.execute(f"DELETE FROM person_keys WHERE key_id = {self._p}", (str(key_id),))
+        self.drop(key_id)
+
+    def drop(self, key_id: UUID) -> None:
+        """Drop this process's copy of a key another process deleted."""
         self._keys.pop(key_id, None)
 
 
@@ -104,7 +108,9 @@ def _seal(aead: AESGCM, key_id: UUID, text: str) -> str:
     return _SEALED + base64.b64encode(nonce + sealed).decode()
 
 
-def _open(aead: AESGCM | None, key_id: UUID, token: str) -> str:
+def _open(aead: AESGCM | None, key_id: UUID, token: str, *, strict: bool = False) -> str:
+    """The text sealed in `token`; "[erased]" without the key, or (unless `strict`,
+    which raises InvalidTag) when it was sealed with a key that is gone."""
     if not token.startswith(_SEALED):
         return token  # written before sealing, or not sealed
     if aead is None:
@@ -113,6 +119,8 @@ def _open(aead: AESGCM | None, key_id: UUID, token: str) -> str:
     try:
         return aead.decrypt(raw[:12], raw[12:], key_id.bytes).decode()
     except InvalidTag:
+        if strict:
+            raise
         return ERASED
 
 
@@ -158,9 +166,25 @@ class PersonalDataMapper(Mapper[UUID]):
             return event
         whose, fields = spec
         key_id = whose(event)
-        key = self.vault.key(key_id, create=False)
-        aead = AESGCM(key) if key is not None else None
         state = vars(event)
-        for name in fields:
-            state[name] = _map(state[name], lambda t: _open(aead, key_id, t))
+        key = self.vault.key(key_id, create=False)
+        try:
+            opened = _opened(state, fields, key_id, key, strict=True)
+        except InvalidTag:
+            # Sealed with a key this process has not read yet: another process (the
+            # writer) deleted the one held here, at an erasure, and made a new one
+            # since. Read the key again; what was sealed with the old one is erased.
+            self.vault.drop(key_id)
+            key = self.vault.key(key_id, create=False)
+            opened = _opened(state, fields, key_id, key, strict=False)
+        state.update(opened)
         return event
+
+
+def _opened(
+    state: dict[str, Any], fields: tuple[str, ...], key_id: UUID, key: bytes | None, *, strict: bool
+) -> dict[str, Any]:
+    aead = AESGCM(key) if key is not None else None
+    return {
+        name: _map(state[name], lambda t: _open(aead, key_id, t, strict=strict)) for name in fields
+    }

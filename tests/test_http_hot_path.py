@@ -176,3 +176,12 @@ def test_what_the_shortcut_does_not_match_goes_to_the_router(
     # The trailing slash is redirected to the route the router has, which is then
     # served by the shortcut: the router itself serves nothing.
     assert app.state.routed == 0
+
+
+def test_an_unexpected_error_reaches_the_server_as_it_does_through_the_router() -> None:
+    # Starlette's error middleware answers 500, then raises the error again for the
+    # server to log (the test client raises it here).
+    with TestClient(_app()) as client:
+        for path in ("/hot/t1", "/short/t1"):
+            with pytest.raises(RuntimeError, match="nobody expected"):
+                client.post(path, json={**GOOD, "mood": 1})

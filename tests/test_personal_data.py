@@ -154,3 +154,27 @@ def test_views_never_hold_personal_text(container: Container) -> None:
     every_value = repr([v.store.dump() for v in container.runner.views]).encode()
     for secret in SECRETS:
         assert secret not in every_value
+
+
+def test_words_sealed_after_an_erasure_elsewhere_are_readable_here(
+    container: Container,
+) -> None:
+    """Another process (the writer process, another API worker) erased the member and
+    sealed their next words with a new key, while this one still held the old key."""
+    ana, _ = story(container)
+    elsewhere = bootstrap(container.settings)
+    try:
+        team = container.keel.journal(ana).team_id  # this process now holds Ana's key
+        elsewhere.keel.erase_member(ana, actor="ana", occurred_on=DAY)
+        later = date(2025, 3, 4)
+        elsewhere.keel.check_in(team, ana, CheckIn(later, 4, progress=["back"]), actor=str(ana))
+        reread = bootstrap(container.settings)  # nothing cached: the same events
+        try:
+            for keel in (container.keel, reread.keel):
+                entries = keel.journal(ana).entries
+                assert entries[later].progress == ["back"]
+                assert entries[DAY].progress == [ERASED]
+        finally:
+            reread.close()
+    finally:
+        elsewhere.close()

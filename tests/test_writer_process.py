@@ -11,6 +11,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -22,7 +23,13 @@ from services.bootstrap import Container, bootstrap
 from services.errors import NotFound, VersionMismatch
 from services.keel import Recorded
 from services.settings import Settings
-from services.writer_process import WriterProcess, WriterUnavailable, _framed, _unframed
+from services.writer_process import (
+    NUDGE_EVERY,
+    WriterProcess,
+    WriterUnavailable,
+    _framed,
+    _unframed,
+)
 from tests.conftest import process_running
 
 T = TypeVar("T")
@@ -110,6 +117,7 @@ def test_commands_are_committed_in_the_child_and_answered(
         answers: list[tuple[Recorded, Entry]] = await asyncio.gather(
             *(writer.run("check_in", team, m, report(), actor=str(m)) for m in members)
         )
+        await asyncio.sleep(NUDGE_EVERY * 2)  # the followers hear of the last one too
         return answers
 
     answers = with_writer(sqlite_settings, heard, test)
@@ -153,8 +161,8 @@ def test_a_refusal_in_the_child_is_raised_in_the_server(
 
 def test_only_the_listed_commands_are_sent(sqlite_settings: Settings) -> None:
     async def test(writer: WriterProcess) -> None:
-        with pytest.raises(ValueError, match="erase_member"):
-            await writer.run("erase_member", uuid4(), actor="x", occurred_on=DAY)
+        with pytest.raises(ValueError, match="set_min_group"):
+            await writer.run("set_min_group", uuid4(), min_group=3, actor="x", occurred_on=DAY)
 
     with_writer(sqlite_settings, [], test)
 
@@ -215,3 +223,42 @@ def test_a_command_in_flight_when_the_child_dies_fails(
     outcome = with_writer(sqlite_settings, [], test)
 
     assert isinstance(outcome, WriterUnavailable)
+
+
+def test_stopped_while_it_waits_to_start_another_child_it_starts_none(
+    sqlite_settings: Settings,
+) -> None:
+    async def test(writer: WriterProcess) -> int:
+        first = writer.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        while writer.down is None:
+            await asyncio.sleep(0.01)
+        await writer.stop()  # during the second before the next start
+        await asyncio.sleep(1.5)
+        assert writer.pid == first, "a child was started after stop()"
+        assert writer.down == "stopped"
+        return first
+
+    first = with_writer(sqlite_settings, [], test)
+
+    assert not process_running(first)
+
+
+def test_a_child_that_cannot_open_the_store_leaves_the_writer_down(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    nowhere = Settings(store="sqlite", data_dir=tmp_path / "a-file" / "var")
+
+    async def test(writer: WriterProcess) -> str | None:
+        # start() returned: the child died opening the store, and says so.
+        with pytest.raises(WriterUnavailable):
+            await writer.run("check_in", uuid4(), uuid4(), report(), actor="a")
+        deadline = time.monotonic() + 5
+        while "exited" not in (writer.down or "") and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # until the dead child is reaped
+        return writer.down
+
+    down = with_writer(nowhere, [], test)
+
+    assert down is not None
+    assert "exited with 1" in down

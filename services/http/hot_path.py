@@ -167,9 +167,13 @@ class Shortcut:
 
 async def _handled(request: Request, error: Exception) -> Response:
     """The app's answer to `error`: its handler for the nearest class, as Starlette's
-    exception middleware (and, for Exception itself, its error middleware) choose."""
+    exception middleware chooses. An error no handler below Exception takes goes on to
+    the error middleware outside, which answers 500 and hands it to the server to log,
+    as it does for the router."""
     handlers = request.app.exception_handlers
     for cls in type(error).__mro__:
+        if cls is Exception:
+            break
         handler = handlers.get(cls)
         if handler is not None:
             response: Response = await handler(request, error)

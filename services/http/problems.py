@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from domain.errors import Conflict, InvalidCommand
 from services.access import Forbidden
 from services.errors import NotFound, VersionMismatch, ViewNotCaughtUp
+from services.writer_process import WriterUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,13 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _writer_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Said once per request, without a traceback: the writer process restarts on its
+    # own, and its supervisor logs why it went down.
+    log.warning("refused a command: %s", exc)
+    return problem(503, "Writer unavailable", f"{exc}; retry", headers={"Retry-After": "1"})
+
+
 async def _persistence(request: Request, exc: Exception) -> JSONResponse:
     log.exception("storage failed", exc_info=exc)
     return problem(503, "Storage unavailable", "the event store could not be reached; retry")
@@ -138,5 +146,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(VersionMismatch, _version_mismatch)
     app.add_exception_handler(ViewNotCaughtUp, _not_caught_up)
     app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(WriterUnavailable, _writer_unavailable)
     app.add_exception_handler(PersistenceError, _persistence)
     app.add_exception_handler(Exception, _unexpected)

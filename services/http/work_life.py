@@ -12,7 +12,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from domain import calendar
-from domain.journal import CheckIn, Entry
+from domain.journal import CheckIn, Entry, Journal
 from projections.morale import Mood, member_trend
 from services import work_life
 from services.access import Forbidden, Viewer, viewer_of
@@ -190,16 +190,20 @@ async def recognise(
 
 
 @router.post("/v1/members/{member_id}/erasure", status_code=201)
-def erase_member(
+async def erase_member(
     member_id: str,
+    commands: CommandsDep,
     keel: KeelDep,
     response: Response,
     body: ErasureIn | None = None,
     actor: Actor = "anonymous",
 ) -> RecordedOut:
     """Erase what a member wrote (crypto-shredding): their key is deleted."""
-    on = business_date(body.occurred_on if body else None)
-    recorded = keel.erase_member(parse_id("member", member_id), actor=actor, occurred_on=on)
+    member, on = parse_id("member", member_id), business_date(body.occurred_on if body else None)
+    # By the writer, which seals what the member writes next; the copy of the key this
+    # process may hold goes too.
+    recorded = await commands.run("erase_member", member, actor=actor, occurred_on=on)
+    keel.vault.drop(Journal.id_for(member))
     return created(response, recorded)
 
 
