@@ -9,7 +9,7 @@ import os
 import pickle
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +19,7 @@ import pytest
 
 from domain.errors import Conflict, InvalidCommand
 from domain.journal import CheckIn, Entry, Journal
-from services.bootstrap import Container, bootstrap
+from services.bootstrap import Container
 from services.errors import NotFound, VersionMismatch
 from services.keel import Recorded
 from services.settings import Settings
@@ -35,15 +35,6 @@ from tests.conftest import process_running
 T = TypeVar("T")
 DAY = date.today() - timedelta(days=10)
 JOINED = DAY - timedelta(days=30)
-
-
-@pytest.fixture
-def keel_container(sqlite_settings: Settings) -> Iterator[Container]:
-    container = bootstrap(sqlite_settings)
-    try:
-        yield container
-    finally:
-        container.close()
 
 
 def team_with(container: Container, members: int) -> tuple[UUID, list[UUID]]:
@@ -105,10 +96,10 @@ def test_refusals_cross_the_process_boundary_whole(refusal: Exception) -> None:
 
 
 def test_commands_are_committed_in_the_child_and_answered(
-    sqlite_settings: Settings, keel_container: Container
+    settings: Settings, container: Container
 ) -> None:
-    team, members = team_with(keel_container, 3)
-    head = keel_container.keel.head()
+    team, members = team_with(container, 3)
+    head = container.keel.head()
     heard: list[int] = []
 
     async def test(writer: WriterProcess) -> list[tuple[Recorded, Entry]]:
@@ -120,7 +111,7 @@ def test_commands_are_committed_in_the_child_and_answered(
         await asyncio.sleep(NUDGE_EVERY * 2)  # the followers hear of the last one too
         return answers
 
-    answers = with_writer(sqlite_settings, heard, test)
+    answers = with_writer(settings, heard, test)
 
     recorded = [r for r, _ in answers]
     assert sorted(r.position for r in recorded) == [head + 1, head + 2, head + 3]
@@ -129,15 +120,15 @@ def test_commands_are_committed_in_the_child_and_answered(
     # The server nudges its followers with the newest position it heard of.
     assert heard
     assert heard[-1] == head + 3
-    journal = keel_container.keel.journal(members[0])
+    journal = container.keel.journal(members[0])
     assert journal.entries[DAY].wins == answers[0][1].wins
 
 
 def test_a_refusal_in_the_child_is_raised_in_the_server(
-    sqlite_settings: Settings, keel_container: Container
+    settings: Settings, container: Container
 ) -> None:
-    team, (ana,) = team_with(keel_container, 1)
-    _, (stranger,) = team_with(keel_container, 1)
+    team, (ana,) = team_with(container, 1)
+    _, (stranger,) = team_with(container, 1)
 
     async def test(writer: WriterProcess) -> list[BaseException]:
         await writer.run("check_in", team, ana, report(), actor="ana")
@@ -150,7 +141,7 @@ def test_a_refusal_in_the_child_is_raised_in_the_server(
         assert all(isinstance(o, BaseException) for o in outcomes)
         return [o for o in outcomes if isinstance(o, BaseException)]
 
-    twice, stranger_error, unknown = with_writer(sqlite_settings, [], test)
+    twice, stranger_error, unknown = with_writer(settings, [], test)
 
     assert isinstance(twice, Conflict)
     assert isinstance(stranger_error, InvalidCommand)
@@ -168,9 +159,9 @@ def test_only_the_listed_commands_are_sent(sqlite_settings: Settings) -> None:
 
 
 def test_a_dead_child_fails_its_commands_and_is_replaced(
-    sqlite_settings: Settings, keel_container: Container
+    settings: Settings, container: Container
 ) -> None:
-    team, (ana,) = team_with(keel_container, 1)
+    team, (ana,) = team_with(container, 1)
 
     async def test(writer: WriterProcess) -> tuple[int, int | None, int]:
         first = writer.pid
@@ -188,7 +179,7 @@ def test_a_dead_child_fails_its_commands_and_is_replaced(
         recorded, _ = await writer.run("check_in", team, ana, report(), actor="ana")
         return first, writer.pid, recorded.version
 
-    first, second, version = with_writer(sqlite_settings, [], test)
+    first, second, version = with_writer(settings, [], test)
 
     assert second is not None
     assert second != first
@@ -207,9 +198,9 @@ def test_the_child_stops_with_its_server(sqlite_settings: Settings) -> None:
 
 
 def test_a_command_in_flight_when_the_child_dies_fails(
-    sqlite_settings: Settings, keel_container: Container
+    settings: Settings, container: Container
 ) -> None:
-    team, (ana,) = team_with(keel_container, 1)
+    team, (ana,) = team_with(container, 1)
 
     async def test(writer: WriterProcess) -> BaseException | Any:
         assert writer.pid is not None
@@ -220,7 +211,7 @@ def test_a_command_in_flight_when_the_child_dies_fails(
         os.kill(writer.pid, signal.SIGKILL)
         return (await asyncio.gather(pending, return_exceptions=True))[0]
 
-    outcome = with_writer(sqlite_settings, [], test)
+    outcome = with_writer(settings, [], test)
 
     assert isinstance(outcome, WriterUnavailable)
 
