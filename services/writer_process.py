@@ -162,12 +162,18 @@ class WriterProcess:
     async def start(self) -> None:
         """Start the child, and wait until it says it has opened the store (it starts
         again on its own if it dies). On the server's event loop."""
+        if self._stopping:
+            raise RuntimeError("the writer process was stopped")
         await self._spawn()
         assert self._ready is not None
+        assert self._process is not None
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), READY_TIMEOUT)
         except TimeoutError:
-            log.error("the writer process did not say it was ready in %s s", READY_TIMEOUT)
+            # Stuck opening the store (a lock, a database that does not answer): end
+            # it, and `_lost` starts another.
+            log.error("the writer process did not open the store in %s s", READY_TIMEOUT)
+            self._process.kill()
         except WriterUnavailable:
             pass  # it died starting: `_lost` is starting another
 
@@ -221,7 +227,8 @@ class WriterProcess:
         for number, result, error, position in answers:
             self._saved = max(self._saved, position)
             if number is None:  # the child has opened the store
-                self._down = None
+                if not self._stopping:
+                    self._down = None
                 if self._ready is not None and not self._ready.done():
                     self._ready.set_result(None)
                 continue
@@ -296,6 +303,7 @@ class WriterProcess:
         self._down = "stopped"
         if self._nudge_due is not None:
             self._nudge_due.cancel()
+            self._nudge_due = None
         if self._recovering is not None and not self._recovering.done():
             self._recovering.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -381,7 +389,12 @@ def _run(keel: Keel, requests: list[Any], saved: dict[str, int]) -> bytes:
 
 def _answer(number: int, result: Any, error: BaseException | None, position: int) -> bytes:
     try:
-        return _framed((number, result, error, position))
+        framed = _framed((number, result, error, position))
+        if error is not None:
+            # An exception that pickles may still not unpickle (a custom __init__):
+            # in the server that would end the connection, and every command in it.
+            pickle.loads(framed[_LENGTH.size :])
+        return framed
     except Exception as failure:  # an outcome that does not pickle: say what it was
         log.exception("the outcome of command %d could not be sent", number)
         text = f"{type(error or failure).__name__}: {error or failure}"

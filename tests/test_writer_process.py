@@ -19,14 +19,16 @@ import pytest
 
 from domain.errors import Conflict, InvalidCommand
 from domain.journal import CheckIn, Entry, Journal
+from services import writer_process
 from services.bootstrap import Container
-from services.errors import NotFound, VersionMismatch
+from services.errors import NotFound, VersionMismatch, ViewNotCaughtUp
 from services.keel import Recorded
 from services.settings import Settings
 from services.writer_process import (
     NUDGE_EVERY,
     WriterProcess,
     WriterUnavailable,
+    _answer,
     _framed,
     _unframed,
 )
@@ -167,9 +169,10 @@ def test_a_dead_child_fails_its_commands_and_is_replaced(
         first = writer.pid
         assert first is not None
         os.kill(first, signal.SIGKILL)
-        while writer.down is None:  # its socket closes as it dies
-            await asyncio.sleep(0.01)
-        assert "exited with -9" in writer.down
+        deadline = time.monotonic() + 10
+        while "exited" not in (writer.down or "") and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # its socket closes as it dies; then it is reaped
+        assert "exited with -9" in (writer.down or "")
         with pytest.raises(WriterUnavailable):
             await writer.run("check_in", team, ana, report(), actor="ana")
         deadline = time.monotonic() + 10
@@ -253,3 +256,31 @@ def test_a_child_that_cannot_open_the_store_leaves_the_writer_down(tmp_path: Pat
 
     assert down is not None
     assert "exited with 1" in down
+
+
+def test_an_answer_that_would_not_unpickle_is_sent_as_its_text() -> None:
+    refusal = ViewNotCaughtUp(9, 3)  # pickles, but cannot be made again from its args
+    with pytest.raises(TypeError):
+        pickle.loads(pickle.dumps(refusal))
+
+    (number, result, error, position), *_ = _unframed(bytearray(_answer(4, None, refusal, 12)))
+
+    assert (number, result, position) == (4, None, 12)
+    assert isinstance(error, RuntimeError)
+    assert str(error) == f"ViewNotCaughtUp: {refusal}"
+
+
+def test_a_child_that_does_not_open_the_store_in_time_is_replaced(
+    sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_process, "READY_TIMEOUT", 0.001)
+
+    async def test(writer: WriterProcess) -> int | None:
+        # start() gave up on the child before it said it was ready, and ended it.
+        assert writer.down is not None
+        return writer.pid
+
+    first = with_writer(sqlite_settings, [], test)
+
+    assert first is not None
+    assert not process_running(first)
