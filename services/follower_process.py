@@ -46,6 +46,11 @@ HEALTHY_SECONDS = 60.0
 STOP_TIMEOUT = 30.0
 
 
+def restart_delay(failures: int) -> float:
+    """Seconds before starting a child again after `failures` early deaths in a row."""
+    return RESTART_DELAYS[min(failures, len(RESTART_DELAYS)) - 1]
+
+
 class FollowerProcess:
     def __init__(self, settings: Settings, *, views: bool, alerts: bool, relays: bool) -> None:
         self._settings = settings
@@ -120,8 +125,7 @@ class FollowerProcess:
             return self._process.pid if self._process is not None else None
 
     def _spawn(self) -> subprocess.Popen[bytes] | None:
-        env: dict[str, Any] = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-        env.update(self._settings.environment())
+        env = self._settings.child_environment()
         status_read, status_write = os.pipe()
         try:
             with self._lock:
@@ -178,7 +182,7 @@ class FollowerProcess:
                 self._down = f"its process exited with {code}; restarting"
                 self.status = None
                 failures = 1 if time.monotonic() - started > HEALTHY_SECONDS else failures + 1
-            delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS)) - 1]
+            delay = restart_delay(failures)
             log.error("the follower process is down (%s); next start in %s s", self._down, delay)
             if self._stopping.wait(delay):
                 return

@@ -313,12 +313,19 @@ class GroupCommit:
             return [(job, None, error) for job, _ in done]
         self.batches += 1
         self.commands += len(done)
-        for listener in self._keel.on_recorded:
-            try:
-                listener(position)
-            except Exception:  # the batch is committed: its callers must hear so
-                log.exception("a listener failed at position %d", position)
+        tell(self._keel.on_recorded, position)
         return [(job, result, None) for job, result in done]
+
+
+def tell(listeners: Sequence[Callable[[int], None]], position: int) -> None:
+    """Tell each listener (the followers' nudges) that `position` is saved. A listener
+    that fails is logged and passed over: the commands are committed, and their
+    callers must hear so."""
+    for listener in listeners:
+        try:
+            listener(position)
+        except Exception:
+            log.exception("a listener failed at position %d", position)
 
 
 def _run_alone(job: _Job[Any]) -> _Outcome:

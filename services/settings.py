@@ -1,6 +1,7 @@
 """Configuration, read from the environment (prefix KEEL_) by pydantic-settings."""
 
 import json
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -90,6 +91,13 @@ class Settings(BaseSettings):
                 text = str(value)
             values[f"{prefix}{name}".upper()] = text
         return values
+
+    def child_environment(self) -> dict[str, str]:
+        """This process's environment with its KEEL_* variables replaced by these
+        settings: a child process started with it (the followers, the writer) runs on
+        exactly the server's settings."""
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+        return {**inherited, **self.environment()}
 
     def eventsourcing_env(self, name: str, synchronous: str | None = None) -> dict[str, str]:
         """The environment eventsourcing reads to build the recorder called `name`.

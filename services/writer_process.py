@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import os
 import pickle
 import socket
 import struct
@@ -45,8 +44,9 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import PersistenceError
 
-from services.follower_process import HEALTHY_SECONDS, RESTART_DELAYS
+from services.follower_process import HEALTHY_SECONDS, restart_delay
 from services.gc_tuning import tune_for_service
+from services.group_commit import tell
 from services.keel import Keel
 from services.settings import Settings
 
@@ -179,13 +179,11 @@ class WriterProcess:
 
     async def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-        env.update(self._settings.environment())
         loop = asyncio.get_running_loop()
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "services.writer_process", "--fd", str(theirs.fileno())],
-                env=env,
+                env=self._settings.child_environment(),
                 # A Ctrl-C in the terminal reaches the server, which stops the child.
                 start_new_session=True,
                 pass_fds=(theirs.fileno(),),
@@ -250,11 +248,7 @@ class WriterProcess:
         """Tell the followers of the newest save (see NUDGE_EVERY)."""
         self._nudge_due = None
         self._nudged, self._nudged_at = self._saved, time.monotonic()
-        for listener in self._on_recorded:
-            try:
-                listener(self._nudged)
-            except Exception:  # the commands are committed: their callers must hear
-                log.exception("a listener failed at position %d", self._nudged)
+        tell(self._on_recorded, self._nudged)
 
     def _lost(self) -> None:
         """The child's end closed: it stopped, or died."""
@@ -282,7 +276,7 @@ class WriterProcess:
                 code = await asyncio.to_thread(_reaped, self._process)
                 self._down = f"its process exited with {code}; restarting"
             self._failures += 1
-            delay = RESTART_DELAYS[min(self._failures, len(RESTART_DELAYS)) - 1]
+            delay = restart_delay(self._failures)
             log.error("the writer process is down (%s); next start in %s s", self._down, delay)
             await asyncio.sleep(delay)
             if self._stopping:

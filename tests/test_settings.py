@@ -33,3 +33,19 @@ def test_the_environment_gives_another_process_the_same_settings(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert Settings() == settings
+
+
+def test_a_child_gets_this_environment_with_only_these_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KEEL_STORE", "postgres")  # from the shell: not what the server runs on
+    monkeypatch.setenv("KEEL_UNKNOWN", "x")
+    monkeypatch.setenv("SOMETHING_ELSE", "kept")
+    settings = Settings(store="sqlite", data_dir=tmp_path)
+
+    env = settings.child_environment()
+
+    assert env["SOMETHING_ELSE"] == "kept"
+    assert "KEEL_UNKNOWN" not in env
+    assert {k: v for k, v in env.items() if k.startswith("KEEL_")} == settings.environment()
+    assert env["KEEL_STORE"] == "sqlite"
