@@ -45,6 +45,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
+from services.log_pages import Logged
+
 # What JSON gives back as it is: a field declared as one of these (or as a list, a dict,
 # an optional or a union of them) never holds a transcoded object.
 _PLAIN = frozenset({str, int, float, bool, type(None)})
@@ -105,20 +107,32 @@ class FastMapper(Mapper[UUID]):
         self._transcodings = transcoder.names if isinstance(transcoder, JSONTranscoder) else None
         self._plans: dict[str, _Plan] = {}
 
-    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+    def to_domain_event(self, stored_event: StoredEvent | Logged) -> DomainEventProtocol[UUID]:
+        """Decode a stored event, or a notification as the runner reads it
+        (services/log_pages.py)."""
         if self._transcodings is None or self.cipher or self.compressor:
-            return super().to_domain_event(stored_event)
+            return self._eventsourcings(stored_event)
         if _LONG_NUMBER in stored_event.state.translate(_DIGITS):
-            return super().to_domain_event(stored_event)
+            return self._eventsourcings(stored_event)
         try:
             return self._decode(stored_event, self._transcodings)
         except Exception:
             # eventsourcing's code decodes it, or raises its own error (with the
             # event's topic, id and version) where it always did.
-            return super().to_domain_event(stored_event)
+            return self._eventsourcings(stored_event)
+
+    def _eventsourcings(self, stored_event: StoredEvent | Logged) -> DomainEventProtocol[UUID]:
+        if not isinstance(stored_event, StoredEvent):
+            stored_event = StoredEvent(
+                originator_id=stored_event.originator_id,
+                originator_version=stored_event.originator_version,
+                topic=stored_event.topic,
+                state=stored_event.state,
+            )
+        return super().to_domain_event(stored_event)
 
     def _decode(
-        self, stored_event: StoredEvent, transcodings: dict[str, Transcoding]
+        self, stored_event: StoredEvent | Logged, transcodings: dict[str, Transcoding]
     ) -> DomainEventProtocol[UUID]:
         state = orjson.loads(stored_event.state)
         originator_id = stored_event.originator_id

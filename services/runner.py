@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Mapper, Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import resolve_topic
 
 from projections.rows import Fold, RowOp
 from services.event_decoding import FastMapper
 from services.following import LogFollower
+from services.log_pages import page_reader
 from services.views import ViewStore
 
 log = logging.getLogger(__name__)
@@ -83,14 +84,15 @@ class Runner(LogFollower):
         *,
         batch_size: int = 1000,
         poll_interval: float = 0.2,
-        mapper: Mapper[UUID] | None = None,
-        rebuild_batch_size: int = 10_000,
+        mapper: FastMapper | None = None,
+        rebuild_batch_size: int = 25_000,
     ) -> None:
         self.app = app
         # Folds need no personal text: they count items. A mapper that does not open
         # those fields (not Keel's, services/personal_data.py) is faster and keeps
         # plain text out of every view; FastMapper decodes as eventsourcing's does, faster.
         self.mapper = mapper or FastMapper(app.mapper.transcoder)
+        self.read_page = page_reader(app.recorder)
         self.views = list(views)
         self.batch_size = batch_size
         # A rebuild reads bigger pages: fewer, larger transactions write the views'
@@ -122,9 +124,7 @@ class Runner(LogFollower):
     def process_page(self, limit: int | None = None) -> int:
         """Process the next page of the log; return how many notifications it held."""
         start = min(self._positions.values(), default=0) + 1
-        notifications = self.app.recorder.select_notifications(
-            start=start, limit=limit or self.batch_size
-        )
+        notifications = self.read_page(start, limit or self.batch_size)
         if not notifications:
             return 0
         # An event no view of this runner folds is not decoded at all: a rebuild that

@@ -32,6 +32,7 @@ from services.bootstrap import Container, bootstrap
 from services.demo import load_demo
 from services.event_decoding import FastMapper
 from services.keel import DateAsISO
+from services.log_pages import LoggedEvent, page_reader
 from services.settings import Settings
 
 DAY = date(2026, 3, 18)
@@ -106,6 +107,19 @@ def test_every_event_of_the_demo_decodes_as_eventsourcing_decodes_it(
         if not any(other is not cls and issubclass(other, cls) for other in classes)
     }
     assert recorded - topics == set()
+
+
+def test_every_event_of_the_demo_read_as_the_runner_reads_it_decodes_the_same(
+    demo_log: Container,
+) -> None:
+    keel = demo_log.keel
+    theirs, ours = Mapper[UUID](keel.mapper.transcoder), FastMapper(keel.mapper.transcoder)
+    logged = page_reader(keel.recorder)(1, 1_000_000)
+    assert {type(item) for item in logged} == {LoggedEvent}
+    for item, notification in zip(
+        logged, keel.recorder.select_notifications(start=1, limit=1_000_000), strict=True
+    ):
+        _same(theirs.to_domain_event(notification), ours.to_domain_event(item))
 
 
 def test_every_alert_of_the_demo_decodes_as_eventsourcing_decodes_it(
@@ -227,6 +241,12 @@ def test_what_orjson_would_read_otherwise_is_decoded_by_eventsourcing(value: flo
     decoded = _decoded_alike(transcoder, stored)
 
     assert decoded.__dict__["anything"] == [value]
+    # The same, read as the runner reads the log: a tuple, not a StoredEvent.
+    assert isinstance(stored.originator_id, UUID)
+    logged = LoggedEvent(
+        7, stored.originator_id, stored.originator_version, stored.topic, stored.state
+    )
+    _same(decoded, FastMapper(transcoder).to_domain_event(logged))
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -18,6 +19,7 @@ from projections.rows import fold_all
 from services.bootstrap import Container, bootstrap
 from services.event_decoding import FastMapper
 from services.keel import Keel
+from services.log_pages import Logged
 from services.runner import Runner
 from services.settings import Settings
 from services.views import ViewStore
@@ -281,15 +283,14 @@ def test_a_rebuild_reads_bigger_pages_and_gives_the_same_views(sqlite_settings: 
         container.runner.catch_up()
         incremental = dump(container)
         read: list[int] = []
-        recorder = container.keel.recorder
-        select = recorder.select_notifications
+        read_page = container.runner.read_page
 
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            read.append(kwargs["limit"])
-            return select(*args, **kwargs)
+        def counted(start: int, limit: int) -> Sequence[Logged]:
+            read.append(limit)
+            return read_page(start, limit)
 
         container.runner.rebuild_batch_size = 5
-        recorder.select_notifications = counted  # type: ignore[method-assign]
+        container.runner.read_page = counted
         container.runner.rebuild()
         assert dump(container) == incremental
         assert set(read) == {5}  # not the following batch size, 2
@@ -353,7 +354,7 @@ def test_a_runner_decodes_only_the_events_its_views_fold(container: Container) -
     decoded: list[str] = []
 
     class Counting(FastMapper):
-        def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        def to_domain_event(self, stored_event: StoredEvent | Logged) -> DomainEventProtocol[UUID]:
             decoded.append(stored_event.topic)
             return super().to_domain_event(stored_event)
 
