@@ -23,7 +23,7 @@ WORK_LIFE_RESULTS = RESULTS.with_name("work_life.json")
 
 
 def _levels(text: str) -> list[int]:
-    levels = [int(part) for part in text.split(",") if part.strip()]
+    levels = list(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
     if not levels or min(levels) < 1:
         raise argparse.ArgumentTypeError("give one or more positive numbers, like 12,32,64")
     return levels
@@ -209,7 +209,7 @@ def _latency_figure(
 
 def _checkin_figure(args: argparse.Namespace, small_dir: Path, tmp: Path, report: Report) -> None:
     console.rule("(g) POST /v1/teams/{id}/check-ins against a bare FastAPI POST")
-    runs = checkin_rate.measure(
+    sweep = checkin_rate.measure(
         tmp,
         small_dir,
         rounds=args.rounds,
@@ -218,44 +218,55 @@ def _checkin_figure(args: argparse.Namespace, small_dir: Path, tmp: Path, report
         connections=args.connections,
         say=console.print,
     )
-    bare = {level: [r.rate for r in run.bare] for level, run in runs.items()}
-    keel = {level: [r.rate for r in run.keel] for level, run in runs.items()}
-    for level in runs:
+    for level, run in sweep.levels.items():
+        bare, keel = [r.rate for r in run.bare], [r.rate for r in run.keel]
         report.rates += [
-            Rate(f"bare FastAPI check-in POST, {level} connections", "requests/s", bare[level]),
-            Rate(f"Keel check-in POST, {level} connections", "requests/s", keel[level]),
+            Rate(f"bare FastAPI check-in POST, {level} connections", "requests/s", bare),
+            Rate(f"Keel check-in POST, {level} connections", "requests/s", keel),
         ]
         report.ratios.append(
             Ratio(
                 f"Keel / bare at {level} connections",
-                [k / b for k, b in zip(keel[level], bare[level], strict=True)],
+                [k / b for k, b in zip(keel, bare, strict=True)],
                 None,
                 "median of the per-round ratios at this level (the target is below)",
             )
         )
-    # Each server's rate is its best level's median; the rounds pair up by their number.
-    bare_best = max(bare, key=lambda level: statistics.median(bare[level]))
-    keel_best = max(keel, key=lambda level: statistics.median(keel[level]))
+    bare, keel = [r.rate for r in sweep.best.bare], [r.rate for r in sweep.best.keel]
+    report.rates += [
+        Rate(f"bare FastAPI check-in POST, its best: {sweep.bare_level}", "requests/s", bare),
+        Rate(f"Keel check-in POST, its best: {sweep.keel_level}", "requests/s", keel),
+    ]
+    # By Little's law, with a closed loop: the mean round trip is connections / rate.
+    round_trips = {
+        "bare": round(1000 * sweep.bare_level / statistics.median(bare), 1),
+        "keel": round(1000 * sweep.keel_level / statistics.median(keel), 1),
+    }
     report.ratios.append(
         Ratio(
             "Keel check-in POST / bare POST, each at its best level",
-            [k / b for k, b in zip(keel[keel_best], bare[bare_best], strict=True)],
+            [k / b for k, b in zip(keel, bare, strict=True)],
             0.6,
-            f"Keel at {keel_best} connections, bare at {bare_best}; median of the "
-            "per-round ratios; each Keel round includes its view catch-up",
+            f"a last pass, Keel with {sweep.keel_level} connections and bare with "
+            f"{sweep.bare_level} taking turns; median of the per-round ratios; each Keel "
+            f"round includes its view catch-up; mean round trip {round_trips['keel']} ms "
+            f"(Keel), {round_trips['bare']} ms (bare)",
         )
     )
+    runs = [*sweep.levels.values(), sweep.best]
     report.checks["checkin_http"] = {
         "connections": args.connections,
-        "best_level": {"bare": bare_best, "keel": keel_best},
-        "errors": sum(run.errors for run in runs.values()),
-        "statuses_bare": _statuses([r for run in runs.values() for r in run.bare]),
-        "statuses_keel": _statuses([r for run in runs.values() for r in run.keel]),
-        "error_samples": [
-            s for run in runs.values() for r in run.bare + run.keel for s in r.samples
-        ][:10],
-        "keel_catch_up_seconds": {level: run.catch_up_seconds for level, run in runs.items()},
-        "body_bytes": next(iter(runs.values())).body_bytes,
+        "best_level": {"bare": sweep.bare_level, "keel": sweep.keel_level},
+        "mean_round_trip_ms_at_best": round_trips,
+        "errors": sum(run.errors for run in runs),
+        "statuses_bare": _statuses([r for run in runs for r in run.bare]),
+        "statuses_keel": _statuses([r for run in runs for r in run.keel]),
+        "error_samples": [s for run in runs for r in run.bare + run.keel for s in r.samples][:10],
+        "keel_catch_up_seconds": {
+            **{level: run.catch_up_seconds for level, run in sweep.levels.items()},
+            "best": sweep.best.catch_up_seconds,
+        },
+        "body_bytes": sweep.best.body_bytes,
     }
 
 

@@ -26,7 +26,6 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
-    Mapper,
     ProcessRecorder,
     Recording,
     Tracking,
@@ -38,6 +37,7 @@ from services.errors import NotFound, VersionMismatch
 from services.event_decoding import FastMapper
 from services.following import LogFollower
 from services.keel import DateAsISO, Keel, Recorded
+from services.log_pages import page_reader
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,8 @@ class AlertProcess(LogFollower):
         self.batch_size = batch_size
         # Folds read no personal text, so events are read with their texts sealed
         # (services/event_decoding.py: eventsourcing's decoding, faster).
-        self.mapper: Mapper[UUID] = FastMapper(keel.mapper.transcoder)
+        self.mapper = FastMapper(keel.mapper.transcoder)
+        self.read_page = page_reader(keel.recorder)
         self.position = 0
         self.failure: str | None = None
 
@@ -148,7 +149,7 @@ class AlertProcess(LogFollower):
         position = start
         while stop is None or position < stop:
             limit = self.batch_size if stop is None else min(self.batch_size, stop - position)
-            notifications = self.keel.recorder.select_notifications(start=position + 1, limit=limit)
+            notifications = self.read_page(position + 1, limit)
             if not notifications:
                 return
             position = notifications[-1].id

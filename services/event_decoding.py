@@ -122,6 +122,8 @@ class FastMapper(Mapper[UUID]):
             return self._eventsourcings(stored_event)
 
     def _eventsourcings(self, stored_event: StoredEvent | Logged) -> DomainEventProtocol[UUID]:
+        # eventsourcing's Mapper only reads these four attributes, so a LoggedEvent
+        # would do as it is; a StoredEvent is what its signature promises, though.
         if not isinstance(stored_event, StoredEvent):
             stored_event = StoredEvent(
                 originator_id=stored_event.originator_id,

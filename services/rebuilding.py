@@ -110,6 +110,14 @@ def plan(views: Sequence[View], jobs: int) -> list[list[View]]:
     return [sorted(group, key=lambda v: order[v.name]) for group in groups if group]
 
 
+def child_page_size(*, rebuild_batch_size: int, batch_size: int, processes: int) -> int:
+    """How many events each child reads at a time. A page's events and rows are most of
+    a child's memory, and `Runner.rebuild_batch_size` was chosen for two processes
+    (bench/README.md, figure e): with more, each reads smaller pages, so that together
+    they hold about as much as two."""
+    return max(batch_size, rebuild_batch_size * 2 // max(2, processes))
+
+
 def peak_rss_mb() -> float:
     """This process's high-water resident set (VmHWM), in MiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -146,7 +154,11 @@ def rebuild(
                 index,
                 [view.projection for view in group],
                 runner.batch_size,
-                runner.rebuild_batch_size,
+                child_page_size(
+                    rebuild_batch_size=runner.rebuild_batch_size,
+                    batch_size=runner.batch_size,
+                    processes=len(groups),
+                ),
                 messages,
                 opening,
                 os.getpid(),

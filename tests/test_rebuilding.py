@@ -18,7 +18,7 @@ from projections.rows import Fold, Put, RowOp, Table
 from services import rebuilding
 from services.bootstrap import Container, bootstrap
 from services.keel import Keel
-from services.rebuilding import RebuildFailed
+from services.rebuilding import RebuildFailed, child_page_size
 from services.runner import Runner, View
 from services.settings import Settings
 from services.views import ViewStore, open_view_store
@@ -327,3 +327,10 @@ def test_children_whose_rebuild_is_killed_as_they_start_leave_the_views_alone(
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_more_processes_read_smaller_pages() -> None:
+    def page(processes: int) -> int:
+        return child_page_size(rebuild_batch_size=25_000, batch_size=1000, processes=processes)
+
+    assert [page(n) for n in (2, 3, 4, 100)] == [25_000, 16_666, 12_500, 1000]
