@@ -70,8 +70,7 @@ def _http_figure(args: argparse.Namespace, tmp: Path, report: Report) -> None:
         goals=args.goals,
         say=console.print,
     )
-    bare = [r.rate for r in run.bare]
-    keel = [r.rate for r in run.keel]
+    bare, keel = run.rates()
     report.rates += [Rate(BARE, "requests/s", bare), Rate(KEEL, "requests/s", keel)]
     report.ratios.append(
         Ratio(

@@ -32,6 +32,10 @@ class HttpRun:
     def errors(self) -> int:
         return sum(r.errors for r in self.bare + self.keel)
 
+    def rates(self) -> tuple[list[float], list[float]]:
+        """Each round's rate: the bare server's, then Keel's."""
+        return [r.rate for r in self.bare], [r.rate for r in self.keel]
+
 
 def _body(n: int) -> bytes:
     # Fixed width, so every request of both servers has the same size, and a new

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 from uuid import UUID
@@ -20,11 +20,12 @@ from bench.loggen import LogGenerator
 from services import rebuilding
 from services.bootstrap import Container, bootstrap
 from services.event_decoding import FastMapper
-from services.log_pages import page_reader
+from services.log_pages import Logged, page_reader
 from services.settings import Settings
 
 PAGE = 1000
 T = TypeVar("T")
+N = TypeVar("N", bound=Logged)  # a notification, as eventsourcing or the runner reads it
 
 
 def _settings(data_dir: Path) -> Settings:
@@ -79,22 +80,25 @@ def raw_read(container: Container, *, keels_mapper: bool = False) -> tuple[int, 
     recorder = container.keel.recorder
     transcoder = container.keel.mapper.transcoder
     started = time.perf_counter()
-    count, start = 0, 1
     if keels_mapper:
-        read_page, fast = page_reader(recorder), FastMapper(transcoder)
-        while page := read_page(start, PAGE):
-            for logged in page:
-                fast.to_domain_event(logged)
-            count += len(page)
-            start = page[-1].id + 1
-        return count, time.perf_counter() - started
-    mapper = Mapper[UUID](transcoder)
-    while notifications := recorder.select_notifications(start, limit=PAGE):
-        for notification in notifications:
-            mapper.to_domain_event(notification)
-        count += len(notifications)
-        start = notifications[-1].id + 1
+        count = _decode_all(page_reader(recorder), FastMapper(transcoder).to_domain_event)
+    else:
+        count = _decode_all(
+            lambda start, limit: recorder.select_notifications(start, limit=limit),
+            Mapper[UUID](transcoder).to_domain_event,
+        )
     return count, time.perf_counter() - started
+
+
+def _decode_all(read_page: Callable[[int, int], Sequence[N]], decode: Callable[[N], object]) -> int:
+    """Read the whole log a page at a time and decode every event; return how many."""
+    count, start = 0, 1
+    while page := read_page(start, PAGE):
+        for notification in page:
+            decode(notification)
+        count += len(page)
+        start = page[-1].id + 1
+    return count
 
 
 def rebuild(container: Container) -> tuple[int, float]:

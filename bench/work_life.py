@@ -219,7 +219,7 @@ def _checkin_figure(args: argparse.Namespace, small_dir: Path, tmp: Path, report
         say=console.print,
     )
     for level, run in sweep.levels.items():
-        bare, keel = [r.rate for r in run.bare], [r.rate for r in run.keel]
+        bare, keel = run.rates()
         report.rates += [
             Rate(f"bare FastAPI check-in POST, {level} connections", "requests/s", bare),
             Rate(f"Keel check-in POST, {level} connections", "requests/s", keel),
@@ -232,7 +232,7 @@ def _checkin_figure(args: argparse.Namespace, small_dir: Path, tmp: Path, report
                 "median of the per-round ratios at this level (the target is below)",
             )
         )
-    bare, keel = [r.rate for r in sweep.best.bare], [r.rate for r in sweep.best.keel]
+    bare, keel = sweep.best.rates()
     report.rates += [
         Rate(f"bare FastAPI check-in POST, its best: {sweep.bare_level}", "requests/s", bare),
         Rate(f"Keel check-in POST, its best: {sweep.keel_level}", "requests/s", keel),
